@@ -1,0 +1,3 @@
+export * from './types.js';
+export { ConfigError, parseConfig, readConfigFile } from './load.js';
+export { CONFIG_SCHEMA_PATH, loadConfigSchema } from './schema.js';
