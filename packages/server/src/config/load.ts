@@ -17,7 +17,11 @@ export class ConfigError extends Error {
   }
 }
 
-export function readConfigFile(file: string): CocoonConfig {
+/**
+ * Read, validate and complete a config file. `adjust` may change the parsed document before it is
+ * validated (command-line overrides), so flag values are checked like file values.
+ */
+export function readConfigFile(file: string, adjust?: (doc: Record<string, unknown>) => void): CocoonConfig {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -33,7 +37,9 @@ export function readConfigFile(file: string): CocoonConfig {
     const where = e.mark ? `line ${e.mark.line + 1}, column ${e.mark.column + 1}` : 'YAML';
     throw new ConfigError(abs, [`${where}: ${e.reason ?? String(err)}`]);
   }
-  return parseConfig(doc ?? {}, abs);
+  doc ??= {};
+  if (adjust && typeof doc === 'object' && !Array.isArray(doc)) adjust(doc as Record<string, unknown>);
+  return parseConfig(doc, abs);
 }
 
 /**

@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MachineStore } from '../store/types.js';
+import type { DnsmasqHealth } from './ports.js';
+
+export type RenderKind = 'ipxe-chain' | 'ipxe-machine' | 'first-stage' | 'final-config';
+
+/**
+ * The Prometheus registry of one server. Machine counts are computed when scraped (one pass over
+ * the in-memory index), so nothing has to be kept in step with the store.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly renders: Counter<'kind'>;
+  private readonly renderErrors: Counter<'kind'>;
+  private readonly latency: Histogram<'route' | 'method' | 'status'>;
+
+  constructor(store: Pick<MachineStore, 'list'>, dnsmasq?: () => DnsmasqHealth | undefined) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'cocoon_' });
+    new Gauge({
+      name: 'cocoon_machines',
+      help: 'Machines in the store by state and profile',
+      labelNames: ['state', 'profile'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const counts = new Map<string, { state: string; profile: string; n: number }>();
+        for (const m of store.list()) {
+          const key = `${m.State}\u0000${m.Profile}`;
+          const c = counts.get(key);
+          if (c) c.n++;
+          else counts.set(key, { state: m.State, profile: m.Profile, n: 1 });
+        }
+        for (const c of counts.values()) this.set({ state: c.state, profile: c.profile }, c.n);
+      },
+    });
+    this.renders = new Counter({ name: 'cocoon_renders_total', help: 'Rendered artefacts served, by kind', labelNames: ['kind'], registers: [this.registry] });
+    this.renderErrors = new Counter({ name: 'cocoon_render_errors_total', help: 'Render failures, by kind', labelNames: ['kind'], registers: [this.registry] });
+    this.latency = new Histogram({
+      name: 'cocoon_http_request_duration_seconds',
+      help: 'HTTP request latency by route template, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [this.registry],
+    });
+    if (dnsmasq) {
+      new Gauge({
+        name: 'cocoon_dnsmasq_up',
+        help: '1 when the supervised dnsmasq is running',
+        registers: [this.registry],
+        collect() {
+          this.set(dnsmasq()?.running ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'cocoon_dnsmasq_restarts',
+        help: 'Times the supervisor restarted dnsmasq since the server started',
+        registers: [this.registry],
+        collect() {
+          this.set(dnsmasq()?.restarts ?? 0);
+        },
+      });
+    }
+  }
+
+  rendered(kind: RenderKind): void {
+    this.renders.inc({ kind });
+  }
+
+  renderFailed(kind: RenderKind): void {
+    this.renderErrors.inc({ kind });
+  }
+
+  observe(route: string, method: string, status: number, seconds: number): void {
+    this.latency.observe({ route, method, status: String(status) }, seconds);
+  }
+}
