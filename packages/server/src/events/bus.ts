@@ -1,0 +1,214 @@
+import type { Logger } from 'winston';
+import { Counter, Registry } from 'prom-client';
+import { normalizeMac } from '../util/mac.js';
+import { RingBuffer } from './ring-buffer.js';
+import type { CocoonEvent, EventFilter, EventInput, MachineResolver } from './types.js';
+
+export interface EventBusOptions {
+  /** Every published event is logged here as JSON (`event` field). */
+  logger?: Logger;
+  /** `cocoon_events_total{source,type}` is registered here (a private registry otherwise). */
+  registry?: Registry;
+  /** Events kept per machine (per serial and per MAC). */
+  timelineSize?: number;
+  /** Machines (serials + MACs) with a timeline; the least recently active are forgotten first. */
+  maxTimelines?: number;
+  /** Recent events of all machines, for SSE clients that reconnect with Last-Event-ID. */
+  recentSize?: number;
+  resolver?: MachineResolver;
+}
+
+type Listener = (event: CocoonEvent) => void;
+
+interface Subscription {
+  filter: NormalizedFilter;
+  fn: Listener;
+}
+
+interface NormalizedFilter {
+  mac?: string;
+  serial?: string;
+  types?: ReadonlySet<string>;
+  source?: string;
+}
+
+const WARN_TYPES = new Set(['dnsmasq-error', 'dnsmasq-exit', 'tftp-failed', 'dhcp-nak', 'failed']);
+
+/**
+ * The in-process event bus: publish → log + count + per-machine timeline + live subscribers.
+ * Memory stays flat: timelines are ring buffers and the number of timelines is capped (LRU).
+ */
+export class EventBus {
+  private nextId = 1;
+  private readonly subscriptions = new Set<Subscription>();
+  /** Keys are `s:<serial>` and `m:<mac>`; Map order is recency order (LRU). */
+  private readonly timelines = new Map<string, RingBuffer<CocoonEvent>>();
+  private readonly recentEvents: RingBuffer<CocoonEvent>;
+  private readonly timelineSize: number;
+  private readonly maxTimelines: number;
+  private readonly counter: Counter<'source' | 'type'>;
+  private resolver: MachineResolver | undefined;
+  private readonly logger: Logger | undefined;
+
+  constructor(opts: EventBusOptions = {}) {
+    this.logger = opts.logger;
+    this.timelineSize = opts.timelineSize ?? 100;
+    this.maxTimelines = opts.maxTimelines ?? 25_000;
+    this.recentEvents = new RingBuffer(opts.recentSize ?? 1000);
+    this.resolver = opts.resolver;
+    this.counter = new Counter({
+      name: 'cocoon_events_total',
+      help: 'Events published on the event bus, by source and type',
+      labelNames: ['source', 'type'],
+      registers: [opts.registry ?? new Registry()],
+    });
+  }
+
+  setMachineResolver(resolver: MachineResolver): void {
+    this.resolver = resolver;
+  }
+
+  hasMachineResolver(): boolean {
+    return this.resolver !== undefined;
+  }
+
+  publish(input: EventInput): CocoonEvent {
+    const mac = input.mac === undefined ? undefined : (normalizeMac(input.mac) ?? input.mac);
+    let serial = input.serial;
+    if (serial === undefined && mac !== undefined) serial = this.safeResolve(mac);
+    const event: CocoonEvent = {
+      id: this.nextId++,
+      time: input.time ?? new Date().toISOString(),
+      source: input.source,
+      type: input.type,
+      ...(mac !== undefined && { mac }),
+      ...(serial !== undefined && { serial }),
+      ...(input.ip !== undefined && { ip: input.ip }),
+      message: input.message,
+      ...(input.data !== undefined && { data: input.data }),
+    };
+    Object.freeze(event);
+
+    this.recentEvents.push(event);
+    if (serial !== undefined) this.remember(`s:${serial}`, event);
+    if (mac !== undefined) this.remember(`m:${mac}`, event);
+    this.counter.inc({ source: event.source, type: event.type });
+    this.logger?.log(WARN_TYPES.has(event.type) ? 'warn' : 'info', event.message, { event });
+
+    for (const sub of this.subscriptions) {
+      if (!matches(sub.filter, event)) continue;
+      try {
+        sub.fn(event);
+      } catch (err) {
+        // A broken subscriber must neither stop the others nor the publisher.
+        this.logger?.error('event subscriber failed', { err: String(err), eventId: event.id });
+      }
+    }
+    return event;
+  }
+
+  /** Live events matching `filter` from now on. Returns the unsubscribe function. */
+  subscribe(filter: EventFilter, fn: Listener): () => void {
+    const sub: Subscription = { filter: normalizeFilter(filter), fn };
+    this.subscriptions.add(sub);
+    return () => {
+      this.subscriptions.delete(sub);
+    };
+  }
+
+  get subscriberCount(): number {
+    return this.subscriptions.size;
+  }
+
+  /**
+   * A machine's boot timeline, oldest first: by serial (including the events of its MACs from
+   * before it had a serial) or by MAC.
+   */
+  timeline(key: string, limit = this.timelineSize): CocoonEvent[] {
+    const rings: RingBuffer<CocoonEvent>[] = [];
+    const add = (k: string): void => {
+      const r = this.timelines.get(k);
+      if (r) rings.push(r);
+    };
+    add(`s:${key}`);
+    const mac = normalizeMac(key);
+    if (mac) add(`m:${mac}`);
+    else for (const m of this.safeMacs(key)) add(`m:${normalizeMac(m) ?? m}`);
+    if (rings.length === 1) return rings[0]!.toArray(limit);
+    const byId = new Map<number, CocoonEvent>();
+    for (const r of rings) for (const e of r.toArray()) byId.set(e.id, e);
+    const merged = [...byId.values()].sort((a, b) => a.id - b.id);
+    return merged.slice(Math.max(0, merged.length - limit));
+  }
+
+  /** Recent events (any machine) matching `filter` with an id above `afterId`, oldest first. */
+  recent(filter: EventFilter = {}, afterId = 0): CocoonEvent[] {
+    const f = normalizeFilter(filter);
+    return this.recentEvents.toArray().filter((e) => e.id > afterId && matches(f, e));
+  }
+
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  private remember(key: string, event: CocoonEvent): void {
+    let ring = this.timelines.get(key);
+    if (ring) {
+      this.timelines.delete(key);
+    } else {
+      ring = new RingBuffer<CocoonEvent>(this.timelineSize);
+      if (this.timelines.size >= this.maxTimelines) {
+        const oldest = this.timelines.keys().next().value;
+        if (oldest !== undefined) this.timelines.delete(oldest);
+      }
+    }
+    this.timelines.set(key, ring);
+    ring.push(event);
+  }
+
+  private safeResolve(mac: string): string | undefined {
+    try {
+      return this.resolver?.serialForMac(mac);
+    } catch (err) {
+      this.logger?.error('MAC to serial resolution failed', { mac, err: String(err) });
+      return undefined;
+    }
+  }
+
+  private safeMacs(serial: string): readonly string[] {
+    try {
+      return this.resolver?.macsForSerial(serial) ?? [];
+    } catch (err) {
+      this.logger?.error('serial to MAC resolution failed', { serial, err: String(err) });
+      return [];
+    }
+  }
+}
+
+function normalizeFilter(filter: EventFilter): NormalizedFilter {
+  const out: NormalizedFilter = {};
+  if (filter.mac !== undefined) out.mac = normalizeMac(filter.mac) ?? filter.mac;
+  if (filter.serial !== undefined) out.serial = filter.serial;
+  if (filter.type !== undefined) out.types = new Set(typeof filter.type === 'string' ? [filter.type] : filter.type);
+  if (filter.source !== undefined) out.source = filter.source;
+  return out;
+}
+
+function matches(f: NormalizedFilter, e: CocoonEvent): boolean {
+  if (f.mac !== undefined && e.mac !== f.mac) return false;
+  if (f.serial !== undefined && e.serial !== f.serial) return false;
+  if (f.types !== undefined && !f.types.has(e.type)) return false;
+  if (f.source !== undefined && e.source !== f.source) return false;
+  return true;
+}
+
+/** The resolver backed by the machine store's in-memory index. */
+export function storeResolver(store: {
+  byMac(mac: string): { Serial: string } | undefined;
+  get(serial: string): { MacAddresses: readonly string[] } | undefined;
+}): MachineResolver {
+  return {
+    serialForMac: (mac) => store.byMac(mac)?.Serial,
+    macsForSerial: (serial) => store.get(serial)?.MacAddresses ?? [],
+  };
+}
