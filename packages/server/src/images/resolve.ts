@@ -1,0 +1,143 @@
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CocoonConfig, OsRef } from '../config/types.js';
+import type { MachineRecord } from '../store/types.js';
+import { type ImageManifest, readManifest } from './manifest.js';
+import { MAYU_FILES, checkOsName, checkVersion, isInside, isSafeFileName, mayuVersionDir } from './layout.js';
+
+export interface ResolvedImageFile {
+  /** Absolute path inside images_dir. */
+  path: string;
+  size: number;
+  /** From the manifest; absent for mayu-layout files without a manifest. */
+  sha256?: string;
+  os: string;
+  version: string;
+}
+
+/** The parts of a machine record that choose its OS (an unknown machine has none of them). */
+export type MachineOsFields = Partial<Pick<MachineRecord, 'Profile' | 'OSName' | 'OSVersion' | 'Overrides'>>;
+
+/**
+ * The OS a machine installs or boots: per-machine override (Overrides.os_name / os_version, set
+ * with the overrides API) > the machine's own OSName/OSVersion > its profile's os > default_os.
+ * Name and version are chosen separately, so an override of the version alone keeps the OS.
+ */
+export function osFor(config: CocoonConfig, machine: MachineOsFields | undefined): OsRef | undefined {
+  const profile = machine?.Profile ? config.profiles.find((p) => p.name === machine.Profile) : undefined;
+  const fallback = profile?.os ?? config.default_os;
+  const overrides = machine?.Overrides ?? {};
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const name = str(overrides['os_name']) ?? str(machine?.OSName) ?? fallback?.name;
+  const version = str(overrides['os_version']) ?? str(machine?.OSVersion) ?? fallback?.version;
+  if (!name || !version) return undefined;
+  return { name, version, ...(fallback?.channel && fallback.name === name ? { channel: fallback.channel } : {}) };
+}
+
+interface CachedManifest {
+  mtimeMs: number;
+  manifest: ImageManifest | undefined;
+}
+
+/**
+ * Manifests are read once and kept; one stat per lookup notices a re-fetched image. 10 000
+ * machines share a handful of versions, so the cache stays small.
+ */
+const manifestCache = new Map<string, CachedManifest>();
+
+export async function cachedManifest(dir: string): Promise<ImageManifest | undefined> {
+  let mtimeMs: number;
+  try {
+    mtimeMs = (await stat(path.join(dir, 'manifest.json'))).mtimeMs;
+  } catch {
+    manifestCache.delete(dir);
+    return undefined;
+  }
+  const hit = manifestCache.get(dir);
+  if (hit && hit.mtimeMs === mtimeMs) return hit.manifest;
+  const manifest = await readManifest(dir);
+  manifestCache.set(dir, { mtimeMs, manifest });
+  return manifest;
+}
+
+/**
+ * A file of the machine's OS version, for `GET /images/:serial/:file`. Only names the version's
+ * manifest lists resolve (or mayu's fixed names in the mayu layout); the result is never outside
+ * images_dir, symlinks included. undefined = 404.
+ */
+export async function resolveImageFile(config: CocoonConfig, machine: MachineOsFields | undefined, fileName: string): Promise<ResolvedImageFile | undefined> {
+  if (!isSafeFileName(fileName)) return undefined;
+  const os = osFor(config, machine);
+  if (!os) return undefined;
+  let name: string;
+  let version: string;
+  try {
+    name = checkOsName(os.name);
+    version = checkVersion(os.version);
+  } catch {
+    return undefined;
+  }
+  const imagesDir = config.paths.images_dir;
+  const dir = path.join(imagesDir, name, version);
+  const manifest = await cachedManifest(dir);
+  if (manifest) {
+    const entry = manifest.files[fileName];
+    if (!entry) return undefined;
+    return within(imagesDir, path.join(dir, fileName), { size: entry.size, sha256: entry.sha256, os: name, version });
+  }
+  // mayu 0.11 layout: images/<version>/coreos_production_*; a manifest there is honoured too.
+  const mayuDir = mayuVersionDir(imagesDir, version);
+  const mayuManifest = await cachedManifest(mayuDir);
+  if (mayuManifest) {
+    const entry = mayuManifest.files[fileName];
+    if (!entry) return undefined;
+    return within(imagesDir, path.join(mayuDir, fileName), { size: entry.size, sha256: entry.sha256, os: name, version });
+  }
+  if (!MAYU_FILES.includes(fileName)) return undefined;
+  try {
+    const st = await stat(path.join(mayuDir, fileName));
+    if (!st.isFile()) return undefined;
+    return within(imagesDir, path.join(mayuDir, fileName), { size: st.size, os: name, version });
+  } catch {
+    return undefined;
+  }
+}
+
+async function within(imagesDir: string, file: string, info: Omit<ResolvedImageFile, 'path'>): Promise<ResolvedImageFile | undefined> {
+  try {
+    const [root, real] = await Promise.all([realpath(imagesDir), realpath(file)]);
+    if (!isInside(root, real)) return undefined;
+    return { path: real, ...info };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface InstallImage {
+  /** File name to request as /images/<serial>/<name>. */
+  name: string;
+  sha256: string;
+  size: number;
+  os: string;
+  version: string;
+}
+
+/**
+ * The disk image the first stage installs for a machine (the manifest's `install` file), for the
+ * first-stage script's render context. undefined when the version has no manifest or no install role.
+ */
+export async function installImageFor(config: CocoonConfig, machine: MachineOsFields | undefined): Promise<InstallImage | undefined> {
+  const os = osFor(config, machine);
+  if (!os) return undefined;
+  let dir: string;
+  try {
+    dir = path.join(config.paths.images_dir, checkOsName(os.name), checkVersion(os.version));
+  } catch {
+    return undefined;
+  }
+  const manifest = (await cachedManifest(dir)) ?? (await cachedManifest(mayuVersionDir(config.paths.images_dir, os.version)));
+  const name = manifest?.install;
+  const entry = name ? manifest.files[name] : undefined;
+  if (!name || !entry) return undefined;
+  return { name, sha256: entry.sha256, size: entry.size, os: os.name, version: os.version };
+}
