@@ -1,0 +1,64 @@
+import { formatBytes } from './output.js';
+
+/**
+ * A few summary lines from the agent's hardware facts. The facts are the agent's document (issue 6);
+ * only what an operator scans for is picked out, and missing parts are skipped rather than guessed.
+ */
+export function summarizeHardware(hw: Record<string, unknown> | undefined): [string, string][] {
+  if (!hw || typeof hw !== 'object') return [];
+  const out: [string, string][] = [];
+  const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : undefined);
+  const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map(obj).filter((x): x is Record<string, unknown> => !!x) : []);
+
+  const dmi = obj(hw.dmi) ?? obj(hw.system) ?? {};
+  const system = [str(dmi.vendor) ?? str(dmi.sys_vendor), str(dmi.product) ?? str(dmi.productName) ?? str(dmi.product_name)].filter(Boolean).join(' ');
+  const firmware = str(hw.firmware) ?? str(obj(hw.firmware)?.mode);
+  if (system || firmware) out.push(['System', [system, firmware ? `(${firmware})` : ''].filter(Boolean).join(' ')]);
+
+  const cpu = obj(hw.cpu);
+  if (cpu) {
+    const parts = [str(cpu.model)];
+    const counts = [['sockets', cpu.sockets], ['cores', cpu.cores], ['threads', cpu.threads]]
+      .filter(([, n]) => num(n) !== undefined)
+      .map(([k, n]) => `${n} ${k}`);
+    if (counts.length) parts.push(counts.join(', '));
+    out.push(['CPU', parts.filter(Boolean).join(', ')]);
+  }
+
+  const mem = obj(hw.memory);
+  const memBytes = num(mem?.totalBytes) ?? num(mem?.total_bytes) ?? num(mem?.total) ?? num(hw.memoryBytes) ?? num(hw.memory);
+  if (memBytes !== undefined) out.push(['Memory', formatBytes(memBytes)]);
+
+  const disks = list(hw.disks);
+  if (disks.length) {
+    out.push([
+      'Disks',
+      disks
+        .map((d) => {
+          const size = formatBytes(num(d.sizeBytes) ?? num(d.size_bytes) ?? num(d.size));
+          const kind = d.rotational === true ? 'hdd' : d.rotational === false ? 'ssd' : undefined;
+          return `${str(d.name) ?? '?'} ${size}${kind ? ` ${kind}` : ''}${str(d.model) ? ` ${str(d.model)}` : ''}`;
+        })
+        .join('; '),
+    ]);
+  }
+
+  const nics = list(hw.nics ?? hw.interfaces ?? hw.network);
+  if (nics.length) {
+    out.push([
+      'NICs',
+      nics
+        .map((n) => {
+          const speed = num(n.speedMbps) ?? num(n.speed);
+          const link = typeof n.link === 'string' ? n.link : n.carrier === true || n.link === true ? 'up' : n.carrier === false || n.link === false ? 'down' : undefined;
+          return [str(n.name) ?? '?', str(n.mac) ?? str(n.macAddress), link, speed !== undefined && speed > 0 ? `${speed}Mb/s` : undefined].filter(Boolean).join(' ');
+        })
+        .join('; '),
+    ]);
+  }
+  const kernel = str(hw.kernel) ?? str(obj(hw.os)?.kernel);
+  if (kernel) out.push(['Kernel', kernel]);
+  return out;
+}
