@@ -5,9 +5,10 @@
 #   qemu-system-x86   guests for the end-to-end lab (TCG), ovmf for UEFI guests
 #   busybox-static, cpio, syslinux, mtools, dosfstools   test assets (initramfs, bootable disk)
 #   iproute2          network namespaces for every test that runs dnsmasq
+#   openssl           throw-away CA and certificates for the TLS tests of cocoonctl
 set -euo pipefail
 PKGS=(dnsmasq-base ipxe qemu-system-x86 ovmf busybox-static cpio syslinux syslinux-common mtools
-      dosfstools iproute2 bzip2 xz-utils git ca-certificates)
+      dosfstools iproute2 bzip2 xz-utils git ca-certificates openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
