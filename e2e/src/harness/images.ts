@@ -1,0 +1,60 @@
+import { mkdirSync, linkSync, copyFileSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Assets } from './assets.js';
+
+/** The OS every e2e machine installs: the assets' test OS in the images-dir layout. */
+export const E2E_OS = 'flatcar';
+export const E2E_VERSION = '0.0.1-e2e';
+/** Same files, but its manifest lists a wrong checksum for the install image (scenario 5). */
+export const E2E_BAD_VERSION = '0.0.2-e2e-badsum';
+
+/**
+ * Which asset plays which role, under the file names the Flatcar layout uses, since the
+ * first-stage environment plays the Flatcar PXE image's role and the disk image the
+ * Flatcar install image's.
+ */
+export const IMAGE_FILES = {
+  kernel: { name: 'flatcar_production_pxe.vmlinuz', asset: 'vmlinuz' },
+  initrd: { name: 'flatcar_production_pxe_image.cpio.gz', asset: 'first-stage.cpio.gz' },
+  install: { name: 'flatcar_production_image.bin.bz2', asset: 'os-disk.img.bz2' },
+} as const;
+
+export interface ImageVersion {
+  version: string;
+  /** Write a wrong sha256 for the install image into the manifest. */
+  corruptChecksum?: boolean;
+}
+
+function place(src: string, dst: string): void {
+  rmSync(dst, { force: true });
+  try {
+    linkSync(src, dst); // same filesystem as the cache: no copy of ~50 MB per run
+  } catch {
+    copyFileSync(src, dst);
+  }
+}
+
+/** Writes images/<os>/<version>/ with the files and a sha256 manifest for each version. */
+export function layoutImages(imagesDir: string, assets: Assets, versions: ImageVersion[]): void {
+  for (const v of versions) {
+    const dir = path.join(imagesDir, E2E_OS, v.version);
+    mkdirSync(dir, { recursive: true });
+    const files: Record<string, { size: number; sha256: string }> = {};
+    for (const [role, f] of Object.entries(IMAGE_FILES)) {
+      place(assets.path(f.asset), path.join(dir, f.name));
+      const info = assets.files[f.asset];
+      const sha256 = v.corruptChecksum && role === 'install' ? flip(info.sha256) : info.sha256;
+      files[f.name] = { size: info.size, sha256 };
+    }
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ os: E2E_OS, version: v.version, files }, null, 2) + '\n');
+    writeFileSync(
+      path.join(dir, 'SHA256SUMS'),
+      Object.entries(files).map(([n, f]) => `${f.sha256}  ${n}\n`).join(''),
+    );
+  }
+}
+
+/** A checksum that differs from the real one in its first digit. */
+function flip(sha: string): string {
+  return (sha[0] === '0' ? '1' : '0') + sha.slice(1);
+}
