@@ -11,6 +11,8 @@ type Action = () => void;
 const actions = new Map<number, Action>();
 let nextId = 1;
 let installed = false;
+let graceful: (() => Promise<void>) | undefined;
+let stopping = false;
 
 function runAll(): void {
   // Newest first: processes before the namespace they live in.
@@ -32,10 +34,25 @@ function install(): void {
   process.on('exit', runAll);
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     process.on(signal, () => {
+      // First signal: the orderly teardown if one is set; a second one, or none set: at once.
+      if (graceful && !stopping) {
+        stopping = true;
+        void graceful().finally(() => {
+          runAll();
+          process.exit(code);
+        });
+        return;
+      }
       runAll();
       process.exit(code);
     });
   }
+}
+
+/** An orderly teardown to run on SIGINT/SIGTERM/SIGHUP before the emergency actions (the lab). */
+export function onSignal(teardown: () => Promise<void>): void {
+  install();
+  graceful = teardown;
 }
 
 /** Registers a synchronous emergency action; returns the function that unregisters it. */

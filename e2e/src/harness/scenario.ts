@@ -1,29 +1,53 @@
-import type { TestContext } from 'node:test';
+import { before, after, type TestContext } from 'node:test';
 import { Lab, labPrerequisites, type LabOptions } from './lab.js';
 
+export interface LabSuite {
+  /** Why the suite cannot run here (not root …), for the tests' skip option; undefined = runs. */
+  readonly skip: string | undefined;
+  /**
+   * Wraps a test body: it gets the suite's lab; on failure the lab's diagnostics (consoles,
+   * events, server log) are printed before the error propagates.
+   */
+  step(body: (lab: Lab, t: TestContext) => Promise<void>): (t: TestContext) => Promise<void>;
+}
+
 /**
- * Runs a scenario body against a fresh lab: on failure the diagnostics (consoles, events,
- * server log) are printed before the error propagates; the lab is torn down on every path.
+ * One lab shared by the tests of a describe() block, started before the first and torn down
+ * after the last on every path (the run directory is kept when something failed).
  */
-export function withLab(opts: LabOptions, body: (lab: Lab, t: TestContext) => Promise<void>): (t: TestContext) => Promise<void> {
-  return async (t) => {
-    const missing = labPrerequisites();
-    if (missing) {
-      t.skip(missing);
-      return;
-    }
-    const started = Date.now();
-    const lab = await Lab.start({ ...opts, progress: (l) => t.diagnostic(l) });
-    let ok = false;
+export function labSuite(opts: LabOptions): LabSuite {
+  const skip = labPrerequisites();
+  let lab: Lab | undefined;
+  let startError: unknown;
+  let failed = false;
+  const started = Date.now();
+  before(async () => {
+    if (skip) return;
     try {
-      await body(lab, t);
-      ok = true;
+      lab = await Lab.start({ ...opts, progress: (l) => console.log(`# ${l}`) });
     } catch (err) {
-      console.error(await lab.diagnostics());
-      throw err;
-    } finally {
-      await lab.stop({ removeRunDir: ok });
-      t.diagnostic(`${opts.purpose}: ${((Date.now() - started) / 1000).toFixed(1)} s with accel ${lab.accel}${ok ? '' : `; artefacts kept in ${lab.dir}`}`);
+      startError = err;
     }
+  });
+  after(async () => {
+    if (!lab) return;
+    await lab.stop({ removeRunDir: !failed });
+    console.log(`# lab ${opts.purpose}: ${((Date.now() - started) / 1000).toFixed(1)} s, accel ${lab.accel}${failed ? `, artefacts kept in ${lab.dir}` : ''}`);
+  });
+  return {
+    skip,
+    step: (body) => async (t) => {
+      if (!lab) {
+        failed = true;
+        throw startError instanceof Error ? startError : new Error(`the lab did not start: ${String(startError)}`);
+      }
+      try {
+        await body(lab, t);
+      } catch (err) {
+        failed = true;
+        console.error(await lab.diagnostics());
+        throw err;
+      }
+    },
   };
 }
