@@ -46,11 +46,18 @@ export function layoutImages(imagesDir: string, assets: Assets, versions: ImageV
       const sha256 = v.corruptChecksum && role === 'install' ? flip(info.sha256) : info.sha256;
       files[f.name] = { size: info.size, sha256 };
     }
-    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ os: E2E_OS, version: v.version, files }, null, 2) + '\n');
-    writeFileSync(
-      path.join(dir, 'SHA256SUMS'),
-      Object.entries(files).map(([n, f]) => `${f.sha256}  ${n}\n`).join(''),
-    );
+    // The images module's manifest (packages/server/src/images/manifest.ts): roles name the files.
+    const manifest = {
+      os: E2E_OS,
+      version: v.version,
+      createdAt: new Date().toISOString(),
+      source: `e2e/assets/build-assets.sh (${assets.kernelPackage})${v.corruptChecksum ? '; install image checksum deliberately wrong' : ''}`,
+      install: IMAGE_FILES.install.name,
+      kernel: IMAGE_FILES.kernel.name,
+      initrd: IMAGE_FILES.initrd.name,
+      files,
+    };
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   }
 }
 
