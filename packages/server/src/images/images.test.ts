@@ -146,7 +146,8 @@ test('the OS version is override > machine > profile > default', async (t) => {
   assert.deepEqual(osFor(config, undefined), { name: 'flatcar', version: '3815.2.5', channel: 'stable' });
   assert.deepEqual(osFor(config, { Profile: 'workers' }), { name: 'flatcar', version: '3975.2.0', channel: 'stable' });
   assert.deepEqual(osFor(config, { Profile: 'workers', OSVersion: '4000.0.0' }), { name: 'flatcar', version: '4000.0.0', channel: 'stable' });
-  assert.deepEqual(osFor(config, { Profile: 'workers', OSVersion: '4000.0.0', Overrides: { os_version: '4010.1.0' } }), { name: 'flatcar', version: '4010.1.0', channel: 'stable' });
+  assert.deepEqual(osFor(config, { Profile: 'workers', OSVersion: '4000.0.0', Overrides: { OSVersion: '4010.1.0' } }), { name: 'flatcar', version: '4010.1.0', channel: 'stable' });
+  assert.deepEqual(osFor(config, { Overrides: { CoreOSVersion: '1068.2.0', OSName: 'coreos' } }), { name: 'coreos', version: '1068.2.0' });
   assert.deepEqual(osFor(config, { OSName: 'standin', OSVersion: '1' }), { name: 'standin', version: '1' });
 });
 

@@ -19,8 +19,9 @@ export interface ResolvedImageFile {
 export type MachineOsFields = Partial<Pick<MachineRecord, 'Profile' | 'OSName' | 'OSVersion' | 'Overrides'>>;
 
 /**
- * The OS a machine installs or boots: per-machine override (Overrides.os_name / os_version, set
- * with the overrides API) > the machine's own OSName/OSVersion > its profile's os > default_os.
+ * The OS a machine installs or boots: per-machine override (Overrides.OSName / OSVersion, or
+ * mayu's CoreOSVersion) > the machine's own OSName/OSVersion > its profile's os > default_os
+ * (the same order as render/'s resolveMachineOs).
  * Name and version are chosen separately, so an override of the version alone keeps the OS.
  */
 export function osFor(config: CocoonConfig, machine: MachineOsFields | undefined): OsRef | undefined {
@@ -28,8 +29,8 @@ export function osFor(config: CocoonConfig, machine: MachineOsFields | undefined
   const fallback = profile?.os ?? config.default_os;
   const overrides = machine?.Overrides ?? {};
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-  const name = str(overrides['os_name']) ?? str(machine?.OSName) ?? fallback?.name;
-  const version = str(overrides['os_version']) ?? str(machine?.OSVersion) ?? fallback?.version;
+  const name = str(overrides['OSName']) ?? str(machine?.OSName) ?? fallback?.name;
+  const version = str(overrides['OSVersion']) ?? str(overrides['CoreOSVersion']) ?? str(machine?.OSVersion) ?? fallback?.version;
   if (!name || !version) return undefined;
   return { name, version, ...(fallback?.channel && fallback.name === name ? { channel: fallback.channel } : {}) };
 }

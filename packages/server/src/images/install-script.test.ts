@@ -1,0 +1,293 @@
+// The first-stage install script (templates/first-stage/install.sh.njk) run by busybox sh in a
+// sandbox: a fixture /sys and /proc, a sparse file as the disk, busybox applets as the only tools
+// (plus node for the agent bundle), and a real boot server stand-in on loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, truncate, open } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import nunjucks from 'nunjucks';
+import yaml from 'js-yaml';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const AGENT_BUNDLE = path.join(REPO, 'packages/first-stage/dist/cocoon-agent.js');
+const MiB = 1024 * 1024;
+const IGNITION = JSON.stringify({ ignition: { version: '3.4.0' }, passwd: { users: [{ name: 'core' }] } });
+
+function renderer(): (ctx: Record<string, unknown>) => string {
+  // Same settings as the server's template environment (render/): undefined output is an error.
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(path.join(REPO, 'templates')), {
+    autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true,
+  });
+  env.addFilter('shquote', (v: unknown) => `'${String(v).replace(/'/g, `'\\''`)}'`);
+  return (ctx) => env.render('first-stage/install.sh.njk', ctx);
+}
+
+interface Report { path: string; body: unknown }
+
+interface Sandbox {
+  dir: string;
+  root: string;
+  devDir: string;
+  disk: string;
+  bin: string;
+}
+
+/** Fixture tree: vda 64 MiB (the target), vdb 32 MiB but mounted as /, sdb removable 128 MiB. */
+async function sandbox(t: { after: (fn: () => Promise<void>) => void }): Promise<Sandbox> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'cocoon-install-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const root = path.join(dir, 'root');
+  const blockDev = (name: string, sectors: number, removable: string): Record<string, string> => ({
+    [`sys/devices/pci0000:00/${name}-ctrl/block/${name}/size`]: `${sectors}\n`,
+    [`sys/devices/pci0000:00/${name}-ctrl/block/${name}/removable`]: `${removable}\n`,
+    [`sys/devices/pci0000:00/${name}-ctrl/block/${name}/queue/rotational`]: '0\n',
+  });
+  const files: Record<string, string> = {
+    'sys/class/dmi/id/product_serial': 'To Be Filled By O.E.M.\n',
+    'sys/class/dmi/id/product_uuid': '8F1D2C3B-4A5E-6F70-8192-A3B4C5D6E7F8\n',
+    'proc/mounts': 'rootfs / rootfs rw 0 0\n/dev/vdb1 / ext4 rw 0 0\nproc /proc proc rw 0 0\n',
+    'proc/swaps': 'Filename\tType\tSize\tUsed\tPriority\n',
+    'proc/sys/kernel/osrelease': '6.1.0-test\n',
+    ...blockDev('vda', (64 * MiB) / 512, '0'),
+    ...blockDev('vdb', (32 * MiB) / 512, '0'),
+    ...blockDev('sdb', (128 * MiB) / 512, '1'),
+  };
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await writeFile(path.join(root, rel), content);
+  }
+  await mkdir(path.join(root, 'sys/block'), { recursive: true });
+  for (const name of ['vda', 'vdb', 'sdb']) {
+    await symlink(`../devices/pci0000:00/${name}-ctrl/block/${name}`, path.join(root, 'sys/block', name));
+    await symlink('../..', path.join(root, `sys/devices/pci0000:00/${name}-ctrl/block/${name}/device`));
+  }
+  const devDir = path.join(dir, 'dev');
+  await mkdir(devDir);
+  for (const [name, size] of [['vda', 64], ['vdb', 32], ['sdb', 128]] as const) await truncate(await touch(path.join(devDir, name)), size * MiB);
+  // Only busybox applets and node: the script must not depend on anything else.
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin);
+  const r = spawnSync('busybox', ['--install', '-s', bin]);
+  assert.equal(r.status, 0, String(r.stderr));
+  await symlink(process.execPath, path.join(bin, 'node'));
+  return { dir, root, devDir, disk: path.join(devDir, 'vda'), bin };
+}
+
+async function touch(file: string): Promise<string> {
+  await (await open(file, 'w')).close();
+  return file;
+}
+
+interface BootServer { server: Server; url: string; reports: Report[]; enrollments: unknown[] }
+
+async function bootServer(opts: { image: Buffer; imageName: string; sha256: string; os: string; render: (ctx: Record<string, unknown>) => string }): Promise<BootServer> {
+  const reports: Report[] = [];
+  const enrollments: unknown[] = [];
+  const agent = await readFile(AGENT_BUNDLE);
+  let url = '';
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d));
+    req.on('end', () => {
+      const p = req.url ?? '';
+      if (req.method === 'GET' && p === '/first-stage/vm-0042') {
+        res.end(opts.render(enrolledContext(url, opts)));
+      } else if (req.method === 'GET' && p.startsWith('/first-stage/')) {
+        res.end(opts.render(unknownContext(url, decodeURIComponent(p.slice('/first-stage/'.length)))));
+      } else if (req.method === 'GET' && p === '/agent/cocoon-agent.js') {
+        res.end(agent);
+      } else if (req.method === 'POST' && p === '/enroll') {
+        enrollments.push(JSON.parse(body));
+        res.writeHead(200, { 'content-type': 'application/json', 'cocoon-serial': 'vm-0042' }).end(IGNITION);
+      } else if (req.method === 'GET' && p === `/images/vm-0042/${opts.imageName}`) {
+        res.writeHead(200, { 'content-length': opts.image.length }).end(opts.image);
+      } else if (req.method === 'POST' && p.startsWith('/machines/')) {
+        reports.push({ path: p, body: JSON.parse(body) });
+        res.writeHead(204).end();
+      } else {
+        res.writeHead(404).end('not found');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { server, url, reports, enrollments };
+}
+
+function unknownContext(url: string, serial: string): Record<string, unknown> {
+  return { machine: { Serial: serial }, enrolled: false, os: null, urls: { boot: url }, install: { disk: '' } };
+}
+
+function enrolledContext(url: string, o: { imageName: string; sha256: string; image: Buffer; os: string }): Record<string, unknown> {
+  return {
+    machine: { Serial: 'vm-0042' },
+    enrolled: true,
+    os: { name: o.os, version: '1' },
+    urls: { boot: url },
+    install: { disk: '', image: { file: o.imageName, sha256: o.sha256, size: o.image.length } },
+  };
+}
+
+function runScript(sb: Sandbox, script: string, extraEnv: Record<string, string> = {}, shell: string[] = ['busybox', 'sh']): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(shell[0]!, [...shell.slice(1), script], {
+      env: {
+        PATH: sb.bin,
+        COCOON_ROOT: sb.root,
+        COCOON_DEV_DIR: sb.devDir,
+        COCOON_WORK: path.join(sb.dir, 'work'),
+        COCOON_REBOOT: `touch ${path.join(sb.dir, 'rebooted')}`,
+        COCOON_FAIL_ACTION: 'exit',
+        COCOON_WAIT_TRIES: '2',
+        COCOON_AGENT_TIMEOUT: '5',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+test('unknown machine: enrolls, re-reads its parameters, streams + verifies the image onto the smallest free disk, places the config, reports installed, reboots', async (t) => {
+  const sb = await sandbox(t);
+  const raw = randomBytes(3 * MiB + 123);
+  const image = gzipSync(raw);
+  const render = renderer();
+  const srv = await bootServer({ image, imageName: 'standin.img.gz', sha256: sha256(image), os: 'standin', render });
+  t.after(() => new Promise<void>((r) => srv.server.close(() => r())));
+  const script = path.join(sb.dir, 'first-stage.sh');
+  await writeFile(script, render(unknownContext(srv.url, 'to-be-filled-by-o-e-m')));
+
+  const r = await runScript(sb, script);
+  assert.equal(r.code, 0, r.stderr);
+
+  // vdb is smaller but holds the running environment, sdb is removable: vda is the target.
+  const disk = await readFile(sb.disk);
+  assert.equal(disk.length, 64 * MiB, 'the disk keeps its size');
+  assert.ok(disk.subarray(0, raw.length).equals(raw), 'the image is on the disk');
+  const tail = disk.subarray(disk.length - MiB);
+  const header = `COCOON-CONFIG ${IGNITION.length}\n`;
+  assert.equal(tail.subarray(0, header.length + IGNITION.length).toString(), header + IGNITION);
+  assert.ok(tail.subarray(header.length + IGNITION.length).every((b) => b === 0));
+  assert.ok((await readFile(path.join(sb.devDir, 'vdb'))).every((b) => b === 0), 'the in-use disk is untouched');
+  assert.ok(existsSync(path.join(sb.dir, 'rebooted')));
+
+  assert.equal(srv.enrollments.length, 1);
+  assert.deepEqual((srv.enrollments[0] as { serial: unknown }).serial, { product: 'To Be Filled By O.E.M.', chassis: '', board: '' });
+  assert.equal((srv.enrollments[0] as { serialHint: unknown }).serialHint, 'to-be-filled-by-o-e-m');
+  const messages = srv.reports.map((x) => `${x.path} ${JSON.stringify(x.body)}`);
+  assert.deepEqual(messages, [
+    '/machines/to-be-filled-by-o-e-m/progress {"message":"first stage started (serial to-be-filled-by-o-e-m)"}',
+    '/machines/to-be-filled-by-o-e-m/progress {"message":"agent fetched; collecting hardware facts and enrolling"}',
+    '/machines/vm-0042/progress {"message":"enrolled as vm-0042; final config received"}',
+    `/machines/vm-0042/progress {"message":"installing standin.img.gz (sha256 ${sha256(image)}) to ${sb.disk}"}`,
+    `/machines/vm-0042/progress {"message":"image written to ${sb.disk} and verified"}`,
+    `/machines/vm-0042/progress {"message":"config placed on ${sb.disk}"}`,
+    '/machines/vm-0042/installed {}',
+  ]);
+});
+
+test('corrupted image: checksum mismatch reports failed, wipes the disk start, never reports installed or reboots', async (t) => {
+  const sb = await sandbox(t);
+  const good = gzipSync(randomBytes(2 * MiB));
+  const served = gzipSync(randomBytes(2 * MiB)); // valid gzip, wrong bytes
+  const render = renderer();
+  const srv = await bootServer({ image: served, imageName: 'standin.img.gz', sha256: sha256(good), os: 'standin', render });
+  t.after(() => new Promise<void>((r) => srv.server.close(() => r())));
+  const script = path.join(sb.dir, 'first-stage.sh');
+  await writeFile(script, render(enrolledContext(srv.url, { imageName: 'standin.img.gz', sha256: sha256(good), image: good, os: 'standin' })));
+
+  const r = await runScript(sb, script);
+  assert.equal(r.code, 1);
+  const failed = srv.reports.filter((x) => x.path.endsWith('/failed'));
+  assert.deepEqual(failed, [{ path: '/machines/vm-0042/failed', body: { reason: `sha256 mismatch for standin.img.gz: got ${sha256(served)}, manifest says ${sha256(good)}` } }]);
+  assert.equal(srv.reports.some((x) => x.path.endsWith('/installed')), false);
+  assert.equal(existsSync(path.join(sb.dir, 'rebooted')), false);
+  const disk = await readFile(sb.disk);
+  assert.ok(disk.subarray(0, MiB).every((b) => b === 0), 'the start of the disk is wiped');
+  assert.ok(disk.subarray(disk.length - MiB).every((b) => b === 0), 'no config was placed');
+});
+
+test('Flatcar (run by bash): the Ignition config goes to config.ign on the OEM partition; an unknown install_disk fails the step', async (t) => {
+  const sb = await sandbox(t);
+  const raw = randomBytes(MiB);
+  const bz2 = spawnSync('bzip2', ['-c'], { input: raw, maxBuffer: 64 * MiB }).stdout;
+  const render = renderer();
+  const srv = await bootServer({ image: bz2, imageName: 'flatcar_production_image.bin.bz2', sha256: sha256(bz2), os: 'flatcar', render });
+  t.after(() => new Promise<void>((r) => srv.server.close(() => r())));
+  // Flatcar needs >= 8 GiB: make vda big (sparse).
+  await writeFile(path.join(sb.root, 'sys/devices/pci0000:00/vda-ctrl/block/vda/size'), `${(16 * 1024 * MiB) / 512}\n`);
+  const calls = path.join(sb.dir, 'calls');
+  const stub = async (name: string, body: string): Promise<string> => {
+    const f = path.join(sb.dir, name);
+    await writeFile(f, `#!/bin/sh\necho "${name} $*" >> ${calls}\n${body}\n`, { mode: 0o755 });
+    return f;
+  };
+  const env = {
+    COCOON_REREAD: await stub('reread', ''),
+    COCOON_SETTLE: await stub('settle', ''),
+    COCOON_BLKID: await stub('blkid', `echo ${sb.devDir}/vda6`),
+    COCOON_MOUNT: await stub('mount', ''),
+    COCOON_UMOUNT: await stub('umount', ''),
+  };
+  const script = path.join(sb.dir, 'first-stage.sh');
+  const ctx = enrolledContext(srv.url, { imageName: 'flatcar_production_image.bin.bz2', sha256: sha256(bz2), image: bz2, os: 'flatcar' });
+  await writeFile(script, render(ctx));
+  const r = await runScript(sb, script, env, ['/bin/bash']);
+  assert.equal(r.code, 0, r.stderr);
+  const work = path.join(sb.dir, 'work');
+  assert.equal(await readFile(path.join(work, 'oem', 'config.ign'), 'utf8'), IGNITION);
+  assert.equal(await readFile(calls, 'utf8'), [
+    `reread ${sb.disk}`, 'settle ', `blkid -t LABEL=OEM -o device ${sb.disk}`, `mount ${sb.devDir}/vda6 ${work}/oem`, `umount ${work}/oem`, '',
+  ].join('\n'));
+  const disk = await open(sb.disk, 'r');
+  const head = Buffer.alloc(raw.length);
+  await disk.read(head, 0, raw.length, 0);
+  await disk.close();
+  assert.ok(head.equals(raw));
+  assert.ok(srv.reports.some((x) => x.path === '/machines/vm-0042/installed'));
+
+  // A profile install_disk that does not exist is a failed step with the reason.
+  await writeFile(script, render({ ...ctx, install: { ...(ctx.install as object), disk: '/dev/nvme9n1' } }));
+  const r2 = await runScript(sb, script, env, ['/bin/bash']);
+  assert.equal(r2.code, 1);
+  assert.deepEqual(srv.reports.at(-1), { path: '/machines/vm-0042/failed', body: { reason: 'install_disk /dev/nvme9n1 does not exist' } });
+});
+
+test('first-stage Flatcar Ignition: one unit that fetches and runs the machine\'s first-stage script', async () => {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(path.join(REPO, 'templates')), {
+    autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true,
+  });
+  env.addFilter('shquote', (v: unknown) => `'${String(v).replace(/'/g, `'\\''`)}'`);
+  env.addFilter('dataurl', (v: unknown) => `data:;base64,${Buffer.from(String(v)).toString('base64')}`);
+  env.addFilter('json', (v: unknown) => JSON.stringify(v));
+  const text = env.render('ignition/first-stage-flatcar.yaml', { urls: { firstStage: 'http://10.77.0.1:4081/first-stage/abc' } });
+  const doc = yaml.load(text) as {
+    ignition: { version: string };
+    storage: { files: { path: string; mode: number; contents: { source: string } }[] };
+    systemd: { units: { name: string; enabled: boolean; contents: string }[] };
+  };
+  assert.equal(doc.ignition.version, '3.4.0');
+  const file = doc.storage.files[0]!;
+  assert.equal(file.path, '/opt/cocoon/first-stage-bootstrap.sh');
+  assert.equal(file.mode, 0o755);
+  const script = Buffer.from(file.contents.source.replace('data:;base64,', ''), 'base64').toString();
+  assert.match(script, /^#!\/bin\/sh\n/);
+  assert.match(script, /curl -fsSL --connect-timeout 10 -o \/run\/cocoon-first-stage.sh 'http:\/\/10\.77\.0\.1:4081\/first-stage\/abc'/);
+  const unit = doc.systemd.units[0]!;
+  assert.deepEqual([unit.name, unit.enabled], ['cocoon-first-stage.service', true]);
+  assert.match(unit.contents, /ExecStart=\/opt\/cocoon\/first-stage-bootstrap.sh/);
+});
