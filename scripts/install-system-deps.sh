@@ -6,9 +6,12 @@
 #   busybox-static, cpio, syslinux, mtools, dosfstools   test assets (initramfs, bootable disk)
 #   iproute2          network namespaces for every test that runs dnsmasq
 #   openssl           throw-away CA and certificates for the TLS tests of cocoonctl
+#   docker-compose    `docker-compose config` validates docker-compose.yml without a Docker engine
+#   systemd           `systemd-analyze verify` checks deploy/cocoon.service (nothing is started)
+#   libcap2-bin       setcap: the deployment test gives a dnsmasq copy the image's file capabilities
 set -euo pipefail
 PKGS=(dnsmasq-base ipxe qemu-system-x86 ovmf busybox-static cpio syslinux syslinux-common mtools
-      dosfstools iproute2 bzip2 xz-utils git ca-certificates openssl)
+      dosfstools iproute2 bzip2 xz-utils git ca-certificates openssl docker-compose systemd libcap2-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
