@@ -125,6 +125,7 @@ export async function addImage(opts: AddImageOptions): Promise<ImageManifest> {
       ...(opts.install ? { install: opts.install } : {}),
       ...(opts.kernel ? { kernel: opts.kernel } : {}),
       ...(opts.initrd ? { initrd: opts.initrd } : {}),
+      ...(opts.minDiskBytes ? { minDiskBytes: opts.minDiskBytes } : {}),
     });
     const old = path.join(osDir, `.old-${opts.version}-${process.pid}`);
     const hadOld = await rename(finalDir, old).then(() => true, () => false);

@@ -17,6 +17,8 @@ export const FLATCAR_FILES = {
   install: 'flatcar_production_image.bin.bz2',
 } as const;
 
+export const FLATCAR_MIN_DISK_BYTES = 8 * 1024 ** 3;
+
 export interface FetchProgress {
   file: string;
   /** bytes so far / total (total undefined when the server sends no length). */
@@ -98,6 +100,8 @@ export async function fetchFlatcar(opts: FetchFlatcarOptions): Promise<FetchFlat
       channel: opts.channel,
       source: `${base}/${version}/${releaseVersion && releaseVersion !== version ? ` (release ${releaseVersion})` : ''}; digests: ${[...digestsChecked].sort().join(', ')}; signatures: ${signatures}`,
       ...FLATCAR_FILES,
+      // The generic image expands to ~8.5 GB (its partition table spans that much).
+      minDiskBytes: FLATCAR_MIN_DISK_BYTES,
     });
     // Swap into place: the old version (if any) is moved aside first, then removed.
     const old = path.join(osDir, `.old-${version}-${process.pid}`);

@@ -110,7 +110,7 @@ test('fetchFlatcar downloads kernel, initrd and install image, checks the DIGEST
     version: '3975.2.0',
   });
   assert.deepEqual(await installImageFor(config, { Profile: 'workers' }), {
-    name: 'flatcar_production_image.bin.bz2', sha256: file?.sha256, size: 300_000, os: 'flatcar', version: '3975.2.0',
+    name: 'flatcar_production_image.bin.bz2', sha256: file?.sha256, size: 300_000, os: 'flatcar', version: '3975.2.0', minDiskBytes: 8 * 1024 ** 3,
   });
 
   assert.deepEqual(await verifyImage(images, 'flatcar', '3975.2.0'), { ok: true, checked: 6, problems: [] });

@@ -195,7 +195,7 @@ test('unknown machine: enrolls, re-reads its parameters, streams + verifies the 
     '/machines/vm-0042/progress {"message":"enrolled as vm-0042; final config received"}',
     `/machines/vm-0042/progress {"message":"installing standin.img.gz (sha256 ${sha256(image)}) to ${sb.disk}"}`,
     `/machines/vm-0042/progress {"message":"image written to ${sb.disk} and verified"}`,
-    `/machines/vm-0042/progress {"message":"config placed on ${sb.disk}"}`,
+    `/machines/vm-0042/progress {"message":"config placed in the last MiB of ${sb.disk} (the image has no OEM partition)"}`,
     '/machines/vm-0042/installed {}',
   ]);
 });
@@ -228,7 +228,7 @@ test('Flatcar (run by bash): the Ignition config goes to config.ign on the OEM p
   const render = renderer();
   const srv = await bootServer({ image: bz2, imageName: 'flatcar_production_image.bin.bz2', sha256: sha256(bz2), os: 'flatcar', render });
   t.after(() => new Promise<void>((r) => srv.server.close(() => r())));
-  // Flatcar needs >= 8 GiB: make vda big (sparse).
+  // The render context asks for >= 8 GiB (a Flatcar image expands to ~8.5 GB): make vda big.
   await writeFile(path.join(sb.root, 'sys/devices/pci0000:00/vda-ctrl/block/vda/size'), `${(16 * 1024 * MiB) / 512}\n`);
   const calls = path.join(sb.dir, 'calls');
   const stub = async (name: string, body: string): Promise<string> => {
@@ -244,7 +244,8 @@ test('Flatcar (run by bash): the Ignition config goes to config.ign on the OEM p
     COCOON_UMOUNT: await stub('umount', ''),
   };
   const script = path.join(sb.dir, 'first-stage.sh');
-  const ctx = enrolledContext(srv.url, { imageName: 'flatcar_production_image.bin.bz2', sha256: sha256(bz2), image: bz2, os: 'flatcar' });
+  const base = enrolledContext(srv.url, { imageName: 'flatcar_production_image.bin.bz2', sha256: sha256(bz2), image: bz2, os: 'flatcar' });
+  const ctx = { ...base, install: { ...(base.install as object), minDiskBytes: 8 * 1024 * MiB } };
   await writeFile(script, render(ctx));
   const r = await runScript(sb, script, env, ['/bin/bash']);
   assert.equal(r.code, 0, r.stderr);
@@ -259,6 +260,13 @@ test('Flatcar (run by bash): the Ignition config goes to config.ign on the OEM p
   await disk.close();
   assert.ok(head.equals(raw));
   assert.ok(srv.reports.some((x) => x.path === '/machines/vm-0042/installed'));
+  assert.ok(srv.reports.some((x) => JSON.stringify(x.body) === `{"message":"config placed as config.ign on the OEM partition ${sb.devDir}/vda6"}`));
+
+  // vda too small for min_disk_bytes: no disk qualifies, the step fails with the reason.
+  await writeFile(path.join(sb.root, 'sys/devices/pci0000:00/vda-ctrl/block/vda/size'), `${(64 * MiB) / 512}\n`);
+  const r1 = await runScript(sb, script, env, ['/bin/bash']);
+  assert.equal(r1.code, 1);
+  assert.deepEqual(srv.reports.at(-1), { path: '/machines/vm-0042/failed', body: { reason: `no non-removable disk of at least ${8 * 1024 * MiB + MiB} bytes that the running environment does not use` } });
 
   // A profile install_disk that does not exist is a failed step with the reason.
   await writeFile(script, render({ ...ctx, install: { ...(ctx.install as object), disk: '/dev/nvme9n1' } }));

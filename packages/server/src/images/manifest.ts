@@ -11,6 +11,8 @@ export interface ImageRoles {
   /** PXE kernel and initrd (for the first-stage environment or live boots). */
   kernel?: string;
   initrd?: string;
+  /** Smallest disk the install image fits on once expanded (its compressed size says little). */
+  minDiskBytes?: number;
 }
 
 export interface ManifestFile {
@@ -56,6 +58,7 @@ export async function writeManifest(
     ...(meta.install ? { install: meta.install } : {}),
     ...(meta.kernel ? { kernel: meta.kernel } : {}),
     ...(meta.initrd ? { initrd: meta.initrd } : {}),
+    ...(meta.minDiskBytes ? { minDiskBytes: meta.minDiskBytes } : {}),
     files,
   };
   await writeFileAtomic(path.join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -121,6 +121,8 @@ export interface InstallImage {
   size: number;
   os: string;
   version: string;
+  /** 0 when the manifest does not say. */
+  minDiskBytes: number;
 }
 
 /**
@@ -140,5 +142,5 @@ export async function installImageFor(config: CocoonConfig, machine: MachineOsFi
   const name = manifest?.install;
   const entry = name ? manifest.files[name] : undefined;
   if (!name || !entry) return undefined;
-  return { name, sha256: entry.sha256, size: entry.size, os: os.name, version: os.version };
+  return { name, sha256: entry.sha256, size: entry.size, os: os.name, version: os.version, minDiskBytes: manifest.minDiskBytes ?? 0 };
 }
