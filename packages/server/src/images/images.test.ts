@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile, appendFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -194,4 +195,42 @@ test('DIGESTS parsing takes every algorithm section', () => {
   const t = parseDigests('# MD5 HASH\naa  f\n# SHA1 HASH\nbb  f\n# SHA512 HASH\ncc  f\ndd  g\n');
   assert.deepEqual([...t.get('f')!.entries()], [['md5', 'aa'], ['sha1', 'bb'], ['sha512', 'cc']]);
   assert.deepEqual([...t.get('g')!.entries()], [['sha512', 'dd']]);
+});
+
+test('with a GPG keyring configured, every file\'s .sig is checked with gpgv', async (t) => {
+  const { dir, images, mirror } = await sandbox(t);
+  const gnupg = path.join(dir, 'gnupg');
+  await mkdir(gnupg, { mode: 0o700 });
+  const gpg = (...args: string[]): string => {
+    const r = spawnSync('gpg', ['--batch', '--homedir', gnupg, '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  // gpg starts an agent for the home dir: stop it on every exit path.
+  t.after(() => void spawnSync('gpgconf', ['--homedir', gnupg, '--kill', 'gpg-agent']));
+  gpg('--quick-gen-key', 'Cocoon Test Release <release@example.invalid>', 'ed25519', 'sign', 'never');
+  const keyring = path.join(dir, 'release.gpg');
+  await writeFile(keyring, spawnSync('gpg', ['--batch', '--homedir', gnupg, '--export'], { maxBuffer: 1 << 20 }).stdout);
+  await flatcarRelease(mirror, '3975.2.0');
+  for (const file of Object.values(FLATCAR_FILES)) {
+    const f = path.join(mirror, '3975.2.0', file);
+    gpg('--detach-sign', '--output', `${f}.sig`, f);
+  }
+  const { server, url } = await serveDir(path.dirname(mirror));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const ok = await fetchFlatcar({ channel: 'stable', version: '3975.2.0', baseUrl: url, dest: images, gpgKeyring: keyring });
+  assert.equal(ok.signatures, `verified with ${keyring}`);
+  assert.match(ok.manifest.source ?? '', /signatures: verified with /);
+
+  // A signature by another key (here: the initrd's signature for the install image) fails.
+  const install = path.join(mirror, '3975.2.0', FLATCAR_FILES.install);
+  gpg('--yes', '--detach-sign', '--output', `${install}.sig`, path.join(mirror, '3975.2.0', FLATCAR_FILES.initrd));
+  await assert.rejects(
+    fetchFlatcar({ channel: 'stable', version: '3975.2.0', baseUrl: url, dest: images, gpgKeyring: keyring }),
+    /^CocoonError: flatcar_production_image\.bin\.bz2: GPG signature check failed: .*BAD signature/,
+  );
+  // The earlier, verified version is still in place.
+  assert.deepEqual(await readdir(path.join(images, 'flatcar')), ['3975.2.0']);
+  assert.deepEqual(await verifyImage(images, 'flatcar', '3975.2.0'), { ok: true, checked: 9, problems: [] });
 });
