@@ -9,9 +9,11 @@
 #   docker-compose    `docker-compose config` validates docker-compose.yml without a Docker engine
 #   systemd           `systemd-analyze verify` checks deploy/cocoon.service (nothing is started)
 #   libcap2-bin       setcap: the deployment test gives a dnsmasq copy the image's file capabilities
+#   gpg, gpgv, gpg-agent  Flatcar release signature checks (images fetch) and their test key
 set -euo pipefail
 PKGS=(dnsmasq-base ipxe qemu-system-x86 ovmf busybox-static cpio syslinux syslinux-common mtools
-      dosfstools iproute2 bzip2 xz-utils git ca-certificates openssl docker-compose systemd libcap2-bin)
+      dosfstools iproute2 bzip2 xz-utils git ca-certificates openssl docker-compose systemd libcap2-bin
+      gpg gpgv gpg-agent)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
