@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   'pxe',
   'tftp-sent',
   'tftp-failed',
+  'tftp-aborted',
   'dnsmasq-error',
   'dnsmasq-info',
   'dnsmasq-exit',
