@@ -77,6 +77,16 @@ test('ignored, TFTP sent / not found / refused, hosts dir changes, exit', () => 
   assert.equal(events.filter((e) => e.type === 'raw').length, 0, 'every line of a normal session is understood');
 });
 
+test('the integration session (restarts, SIGHUP, router adverts) has no unparsed line', () => {
+  const events = parseAll(fixture('integration-session.log'));
+  assert.deepEqual(events.filter((e) => e.type === 'raw').map((e) => e.message), []);
+  const kinds = new Set(events.map((e) => e.type));
+  for (const t of ['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'dhcp-ignored', 'tftp-sent', 'dnsmasq-info']) assert.ok(kinds.has(t), `no ${t}`);
+  const acks = events.filter((e) => e.type === 'dhcp-ack');
+  assert.ok(acks.some((e) => e.data?.bootFile === 'undionly.kpxe' && e.data?.clientArch === 0));
+  assert.ok(acks.some((e) => e.data?.bootFile === 'ipxe.efi' && e.data?.clientArch === 7));
+});
+
 test('every captured fixture line is accounted for: DHCP lines become events, nothing is lost', () => {
   for (const name of readdirSync(FIXTURES).filter((f) => f.endsWith('.log'))) {
     const text = fixture(name);

@@ -201,7 +201,7 @@ export class DnsmasqLogParser {
     if ((r = /^read (.+)$/.exec(body))) return this.info(`dnsmasq read ${r[1]}`, { ...base, kind: 'file-read', file: r[1] });
     if ((r = /^DHCP, IP range (\S+) -- (\S+), lease time (\S+)/.exec(body)))
       return this.info(body, { ...base, kind: 'dhcp-range', start: r[1], end: r[2], leaseTime: r[3] });
-    if (/^DHCP, /.test(body) || /^(RTR-ADVERT|router advert|SLAAC|DHCPv6)/.test(body)) return this.info(body, { ...base, kind: 'dhcp-setup' });
+    if (/^DHCP, /.test(body) || /^(RTR-ADVERT|router advert|IPv6 router advert|SLAAC|DHCPv6)/.test(body)) return this.info(body, { ...base, kind: 'dhcp-setup' });
     if (ERRORISH.test(body)) return this.error(body, base);
     this.emitRaw(line, base);
   }

@@ -62,6 +62,8 @@ export interface DnsmasqServiceOptions {
   ipxeSourceDir?: string;
   /** Count leases this often in the background. */
   leaseCountIntervalMs?: number;
+  /** Also hand every raw dnsmasq line here (diagnostics, fixture capture). */
+  onLine?: (line: string) => void;
 }
 
 export function createDnsmasqService(
@@ -102,7 +104,10 @@ class DnsmasqServiceImpl implements DnsmasqService {
       pidFile: this.paths.pidFile,
       ...(config.dnsmasq.netns !== undefined && { netns: config.dnsmasq.netns }),
       logger,
-      onLine: (line) => this.parser.line(line),
+      onLine: (line) => {
+        options.onLine?.(line);
+        this.parser.line(line);
+      },
       onExit: (exit) => {
         this.parser.flush();
         this.events.publish({ source: 'dnsmasq', type: 'dnsmasq-exit', message: `dnsmasq exited: ${exit.reason}`, data: { ...exit } });

@@ -81,6 +81,16 @@ function onPath(cmd: string): string | undefined {
   return undefined;
 }
 
+/** Alive and not a zombie (an orphaned zombie still answers kill(pid, 0)). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 const COMPLAINT = /unknown interface|address already in use|failed|cannot|bad |illegal|permission denied|not permitted|no such|error/i;
 
 function classify(line: string): string {
@@ -305,11 +315,7 @@ export class DnsmasqSupervisor {
     const gone = async (ms: number): Promise<boolean> => {
       const until = Date.now() + ms;
       while (Date.now() < until) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return true;
-        }
+        if (!isRunning(pid)) return true;
         await new Promise((r) => setTimeout(r, 50));
       }
       return false;
