@@ -9,8 +9,10 @@ import { EventBus } from '../events/bus.js';
 import type { CocoonEvent } from '../events/types.js';
 import type { CocoonConfig } from '../config/types.js';
 import { createTestNetwork, canUseNetns, dhcpRequest, tftpGet, type TestNetwork } from '../testing/netns.js';
-import { MemoryStore, testMachine } from '../testing/memory-store.js';
-import { testConfig } from '../testing/config.js';
+import { emptyRecord } from '../store/record.js';
+import type { ClusterStore } from '../store/cluster-store.js';
+import { labConfig } from '../testing/lab-config.js';
+import { openTestStore } from '../testing/store-fixtures.js';
 import { CocoonError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { createDnsmasqService, type DnsmasqService } from './service.js';
@@ -46,7 +48,7 @@ describe('dnsmasq supervised in a network namespace', { skip }, () => {
   let net: TestNetwork;
   let dir: string;
   let cfg: CocoonConfig;
-  let store: MemoryStore;
+  let store: ClusterStore;
   let bus: EventBus;
   let service: DnsmasqService;
   const events: CocoonEvent[] = [];
@@ -56,9 +58,9 @@ describe('dnsmasq supervised in a network namespace', { skip }, () => {
   before(async () => {
     net = await createTestNetwork({ purpose: 'dnsmasq', clientMacs: [M1], ipv6: 'fd77::1/64' });
     dir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-dnsmasq-'));
-    cfg = testConfig(dir, { fast_test_network: true, lease_time: '2m', host_policy: 'ignore-installed' }, { dnsmasq: { netns: net.ns } });
-    store = new MemoryStore();
-    await store.mutate('vm-1', () => testMachine('vm-1', { MacAddresses: [M1], State: 'installing' }), AUDIT);
+    cfg = labConfig(dir, { fast_test_network: true, lease_time: '2m', host_policy: 'ignore-installed' }, { dnsmasq: { netns: net.ns } });
+    store = await openTestStore(path.join(dir, 'cluster'));
+    await store.mutate('vm-1', () => ({ ...emptyRecord('vm-1'), MacAddresses: [M1], State: 'installing' }), AUDIT);
     bus = new EventBus();
     bus.subscribe({}, (e) => events.push(e));
     const logger = createLogger({ level: 'error', format: 'json', silent: true });
@@ -76,6 +78,7 @@ describe('dnsmasq supervised in a network namespace', { skip }, () => {
     await service?.stop();
     if (pid !== undefined) assert.equal(alive(pid), false, 'dnsmasq is gone after stop()');
     await net?.destroy();
+    await store?.close();
     if (process.env.COCOON_CAPTURE_FIXTURES === '1' && lines.length > 0) {
       const out = fileURLToPath(new URL('../../src/dnsmasq/fixtures/integration-session.log', import.meta.url));
       writeFileSync(out, `${lines.join('\n')}\n`);

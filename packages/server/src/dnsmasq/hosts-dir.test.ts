@@ -3,12 +3,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MemoryStore, testMachine } from '../testing/memory-store.js';
-import { testConfig } from '../testing/config.js';
+import { emptyRecord } from '../store/record.js';
+import type { MachineRecord } from '../store/types.js';
+import { labConfig as testConfig } from '../testing/lab-config.js';
+import { openTestStore } from '../testing/store-fixtures.js';
 import { HostsDir, hostLine } from './hosts-dir.js';
 import { LeaseCounter } from './lease-file.js';
 
 const AUDIT = { what: 'test' };
+
+function testMachine(serial: string, fields: Partial<MachineRecord> = {}): MachineRecord {
+  return { ...emptyRecord(serial), ...fields };
+}
 const M1 = '52:54:00:aa:00:01';
 const M2 = '52:54:00:aa:00:02';
 
@@ -43,7 +49,7 @@ test('hostLine follows the policy and never emits set: tags', () =>
 
 test('reconcile writes the desired files and removes strays; changes are incremental; removals ask for SIGHUP', () =>
   withDir(async (dir) => {
-    const store = new MemoryStore();
+    const store = await openTestStore(path.join(dir, 'cluster'), false);
     await store.mutate('s1', () => testMachine('s1', { State: 'running', MacAddresses: [M1, M2], InternalAddr: '10.77.0.10' }), AUDIT);
     await store.mutate('s2', () => testMachine('s2', { State: 'installing', MacAddresses: ['52:54:00:aa:00:03'] }), AUDIT);
     const hostsDir = path.join(dir, 'hosts');
@@ -83,6 +89,7 @@ test('reconcile writes the desired files and removes strays; changes are increme
     assert.equal(hd.entryCount, 1);
     assert.ok(!readdirSync(hostsDir).some((f) => f.startsWith('.')), 'no temporary files left');
     hd.close();
+    await store.close();
   }));
 
 test('lease counter streams the file and skips the duid line', () =>

@@ -1,7 +1,8 @@
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { CocoonConfig, DeclaredMachine } from '../config/types.js';
 import type { MachineRecord, MachineStore } from '../store/types.js';
+import { atomicWriteFile } from '../util/atomic-write.js';
 import type { Logger } from '../util/logger.js';
 import { normalizeMac } from '../util/mac.js';
 
@@ -47,7 +48,6 @@ export class HostsDir {
   private queue: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
-  private tmpCounter = 0;
   /** dnsmasq is running: removals must be followed by SIGHUP. */
   private live = false;
 
@@ -188,19 +188,12 @@ export class HostsDir {
   }
 
   /**
-   * tmp + rename, so dnsmasq never reads half a line. The temporary name starts with a dot because
-   * dnsmasq's inotify handler skips dotfiles. No fsync: the directory is derived state, rebuilt
-   * from the store at every start.
+   * tmp + rename (util/atomic-write), so dnsmasq never reads half a line; its temporary names start
+   * with a dot, which dnsmasq's inotify handler skips. No directory fsync: the directory is derived
+   * state, rebuilt from the store at every start.
    */
   private async writeAtomically(file: string, text: string): Promise<void> {
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${++this.tmpCounter}.tmp`);
-    try {
-      await writeFile(tmp, text, { mode: 0o644 });
-      await rename(tmp, file);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await atomicWriteFile(file, text, { syncDir: false });
   }
 
   private scheduleReload(): void {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseConfig, type CocoonConfig } from '../config/index.js';
+import { labConfig } from '../testing/lab-config.js';
 import { CocoonError } from '../util/errors.js';
 import { dnsmasqPaths } from './paths.js';
 import { renderDnsmasqConfig, type BootFiles } from './render-config.js';
@@ -11,25 +11,7 @@ import { testDnsmasqConfig } from './validate.js';
 
 const BOOT: BootFiles = { bios: 'undionly.kpxe', uefi: 'ipxe.efi' };
 
-function config(dir: string, network: Record<string, unknown> = {}, more: Record<string, unknown> = {}): CocoonConfig {
-  return parseConfig(
-    {
-      network: {
-        pxe_interface: 'br0',
-        bind_addr: '10.77.0.1',
-        bootstrap_range: { start: '10.77.0.100', end: '10.77.0.150' },
-        ip_range: { start: '10.77.0.10', end: '10.77.0.60' },
-        ...network,
-      },
-      auth: { mode: 'none' },
-      default_os: { name: 'flatcar', version: 'current' },
-      profiles: [{ name: 'default' }],
-      paths: { state_dir: path.join(dir, 'state'), tftp_root: path.join(dir, 'tftp') },
-      ...more,
-    },
-    path.join(dir, 'cocoon.yaml'),
-  );
-}
+const config = labConfig;
 
 function lines(text: string): string[] {
   return text.split('\n').filter((l) => l && !l.startsWith('#'));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseConfig, type CocoonConfig } from '../config/index.js';
 
 /** A valid configuration for tests: the 10.77.0.0/24 lab network, state under `dir`. */
-export function testConfig(dir: string, network: Record<string, unknown> = {}, more: Record<string, unknown> = {}): CocoonConfig {
+export function labConfig(dir: string, network: Record<string, unknown> = {}, more: Record<string, unknown> = {}): CocoonConfig {
   return parseConfig(
     {
       network: {
