@@ -33,14 +33,12 @@ dest=$(readlink -f -- "$dest")
 pnpm --filter @cocoon/server --prod deploy --legacy "$dest/packages/server" >/dev/null
 pnpm --filter @cocoon/cli --prod deploy --legacy "$dest/packages/cli" >/dev/null
 
+# The agent in both shipped forms (pnpm build makes them): booting machines download these.
 mkdir -p "$dest/packages/first-stage/dist"
-agent=0
-for f in packages/first-stage/dist/cocoon-agent.*; do
-  [ -f "$f" ] || continue
-  cp -p -- "$f" "$dest/packages/first-stage/dist/"
-  agent=$((agent + 1))
+for f in cocoon-agent.js cocoon-agent.gz; do
+  [ -s "packages/first-stage/dist/$f" ] || { echo "assemble-release: packages/first-stage/dist/$f is missing: run pnpm build first" >&2; exit 2; }
+  cp -p -- "packages/first-stage/dist/$f" "$dest/packages/first-stage/dist/$f"
 done
-[ "$agent" -gt 0 ] || echo "assemble-release: warning: no agent artefacts (packages/first-stage/dist/cocoon-agent.*); booting machines cannot fetch the agent" >&2
 
 for d in templates dnsmasq docs; do
   [ -d "$d" ] && cp -R -- "$d" "$dest/$d"
