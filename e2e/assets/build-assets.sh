@@ -13,6 +13,9 @@
 #   E2E_NODE=0            leave node out of the first-stage image (an environment for the SEA agent)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+# The real first-stage bootstrap line (docs/first-stage.md), run by the first-stage /init.
+BOOTSTRAP="$REPO/templates/first-stage/bootstrap.sh"
 CACHE=${E2E_CACHE:-$(cd "$HERE/.." && pwd)/.cache}
 WITH_NODE=${E2E_NODE:-1}
 NODE_BIN=$(command -v node)
@@ -30,6 +33,7 @@ KVER=${KPKG#linux-image-}
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
 KEY=$( {
   (cd "$HERE" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+  [ -f "$BOOTSTRAP" ] && sha256sum < "$BOOTSTRAP"
   echo "kernel=$KPKG $(apt-cache policy "$KPKG" | awk '/Candidate:/{print $2}')"
   echo "busybox=$(pkgver busybox-static) syslinux=$(pkgver syslinux) with_node=$WITH_NODE"
   [ "$WITH_NODE" = 1 ] && echo "node=$("$NODE_BIN" --version)"
@@ -89,6 +93,10 @@ pack() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc 
 FS="$WORK/first-stage"
 skeleton "$FS"
 install -m 755 "$HERE/first-stage/init" "$FS/init"
+if [ -f "$BOOTSTRAP" ]; then
+  mkdir -p "$FS/etc/cocoon"
+  install -m 755 "$BOOTSTRAP" "$FS/etc/cocoon/bootstrap.sh"
+fi
 if [ "$WITH_NODE" = 1 ]; then
   # The agent bundle needs node; its shared libraries come along at the paths ldd names.
   cp "$(readlink -f "$NODE_BIN")" "$FS/usr/bin/node"

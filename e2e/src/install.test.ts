@@ -42,6 +42,7 @@ describe('install flow, BIOS', () => {
     const fs = con.indexOf('COCOON-E2E first-stage: init');
     const disk = con.indexOf('COCOON-E2E os: init');
     assert.ok(fs >= 0, 'the first-stage environment booted');
+    assert.doesNotMatch(con, /COCOON-E2E-CONTRACT/, 'the iPXE script passes cocoon.script= (docs/first-stage.md)');
     assert.ok(disk > fs, 'after the install the machine booted its local disk');
     assert.match(con.slice(disk), new RegExp(`COCOON-E2E-BOOT-COMPLETE serial=${serial}`));
 

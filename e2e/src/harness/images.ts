@@ -2,21 +2,24 @@ import { mkdirSync, linkSync, copyFileSync, writeFileSync, rmSync } from 'node:f
 import path from 'node:path';
 import type { Assets } from './assets.js';
 
-/** The OS every e2e machine installs: the assets' test OS in the images-dir layout. */
-export const E2E_OS = 'flatcar';
+/**
+ * The OS every e2e machine installs: the assets' test OS in the images-dir layout. Not called
+ * flatcar: Flatcar's first stage wants an 8 GiB disk, its Ignition arguments and an OEM partition.
+ */
+export const E2E_OS = 'cocoon-e2e';
 export const E2E_VERSION = '0.0.1-e2e';
 /** Same files, but its manifest lists a wrong checksum for the install image (scenario 5). */
 export const E2E_BAD_VERSION = '0.0.2-e2e-badsum';
 
 /**
- * Which asset plays which role, under the file names the Flatcar layout uses, since the
- * first-stage environment plays the Flatcar PXE image's role and the disk image the
- * Flatcar install image's.
+ * Which asset plays which role. The names are the render module's defaults for an OS whose
+ * manifest the renderer is not told about (DEFAULT_INSTALL_ENVIRONMENT); the manifest names
+ * the same files by role for the images module.
  */
 export const IMAGE_FILES = {
-  kernel: { name: 'flatcar_production_pxe.vmlinuz', asset: 'vmlinuz' },
-  initrd: { name: 'flatcar_production_pxe_image.cpio.gz', asset: 'first-stage.cpio.gz' },
-  install: { name: 'flatcar_production_image.bin.bz2', asset: 'os-disk.img.bz2' },
+  kernel: { name: 'vmlinuz', asset: 'vmlinuz' },
+  initrd: { name: 'initrd.cpio.gz', asset: 'first-stage.cpio.gz' },
+  install: { name: 'install_image.bin.bz2', asset: 'os-disk.img.bz2' },
 } as const;
 
 export interface ImageVersion {

@@ -56,7 +56,8 @@ export function labConfig(opts: ServerOptions, token: string): Record<string, un
     auth: { mode: 'tokens', tokens: [{ name: 'e2e-operator', token, scope: 'admin' }], compat_admin: 'token' },
     default_os: opts.defaultOs,
     profiles: (opts.profiles ?? [{ name: 'default' }]).map((p) => ({ template: 'default', ...p })),
-    templates_env: { cluster_name: 'e2e', ssh_authorized_keys: [] },
+    // The guests have only a serial console (-nodefaults: no VGA); the harness reads it.
+    templates_env: { cluster_name: 'e2e', ssh_authorized_keys: [], kernel_args: 'console=ttyS0,115200n8 quiet panic=-1' },
     paths: {
       cluster_dir: path.join(opts.dir, 'cluster'),
       images_dir: opts.imagesDir,
