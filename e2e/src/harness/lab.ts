@@ -218,8 +218,10 @@ export class Lab {
         parts.push(`--- events of ${m.spec.serial}: ${(err as Error).message}`);
       }
     }
-    parts.push('--- server log (tail; dnsmasq lines included)');
-    parts.push(this.server.logTail(60));
+    parts.push('--- dnsmasq (tail)');
+    parts.push(this.server.dnsmasqTail(30));
+    parts.push(`--- server log (tail, without the harness's own 404 polls; whole log: ${this.server.logFile})`);
+    parts.push(this.server.logTail(40));
     return parts.join('\n');
   }
 

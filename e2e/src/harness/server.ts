@@ -82,7 +82,17 @@ export interface RunningServer {
   readonly logFile: string;
   readonly apiUrl: string;
   logTail(lines?: number): string;
+  /** The last dnsmasq events the server logged (DHCP, TFTP, errors). */
+  dnsmasqTail(lines?: number): string;
   stop(): Promise<void>;
+}
+
+/**
+ * The harness polls machines that are not enrolled yet; the server rightly logs each 404. Those
+ * lines are noise in a failure report.
+ */
+function isHarnessPoll(line: string): boolean {
+  return line.includes('"status":404') && line.includes('/api/v1/machines/');
 }
 
 /**
@@ -118,13 +128,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const apiUrl = `http://${opts.net.address}:${API_PORT}`;
   const api = new NetnsHttp(forward(API_PORT), apiUrl, token);
   const boot = new NetnsHttp(forward(BOOT_PORT), `http://${opts.net.address}:${BOOT_PORT}`);
-  const logTail = (lines = 60) => {
+  const logLines = (): string[] => {
     try {
-      return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      return readFileSync(logFile, 'utf8').trimEnd().split('\n');
     } catch {
-      return '(no server log)';
+      return ['(no server log)'];
     }
   };
+  const logTail = (lines = 60) => logLines().filter((l) => !isHarnessPoll(l)).slice(-lines).join('\n');
+  const dnsmasqTail = (lines = 30) =>
+    logLines()
+      .filter((l) => l.includes('"source":"dnsmasq"') || l.includes('dnsmasq'))
+      .filter((l) => !l.includes('RTR-ADVERT'))
+      .slice(-lines)
+      .map((l) => {
+        try {
+          const j = JSON.parse(l) as { timestamp?: string; message?: string; event?: { type?: string } };
+          return `${j.timestamp ?? ''} ${j.event?.type ?? ''} ${j.message ?? ''}`;
+        } catch {
+          return l;
+        }
+      })
+      .join('\n');
   const stop = async () => {
     await server.stop(10_000);
     await Promise.all(forwarders.map((f) => f.stop(1000)));
@@ -146,5 +171,5 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await stop();
     throw err;
   }
-  return { process: server, api, boot, token, configFile, logFile, apiUrl, logTail, stop };
+  return { process: server, api, boot, token, configFile, logFile, apiUrl, logTail, dnsmasqTail, stop };
 }
