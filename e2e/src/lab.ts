@@ -83,7 +83,9 @@ async function follow(lab: Lab, machines: Machine[]): Promise<void> {
       } catch (err) {
         latest = `(API: ${(err as Error).message})`;
       }
-      const state = rec?.State ?? 'powered on';
+      // Before enrollment the server has no timeline under this serial: show the console.
+      if (!latest) latest = `console: ${m.lastConsoleLine()}`;
+      const state = rec?.State ?? 'booting';
       if (state === 'running') running++;
       const qemu = m.running ? '' : ` [qemu ${m.lastExit() ?? 'stopped'}]`;
       const reason = state === 'failed' ? ` (${rec?.StateReason ?? 'no reason'})` : '';

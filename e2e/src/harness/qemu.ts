@@ -197,6 +197,12 @@ export class Machine {
     return clean.split('\n').slice(-lines).join('\n');
   }
 
+  /** The last non-empty console line (what the machine is doing right now). */
+  lastConsoleLine(): string {
+    const lines = this.consoleTail(5).split('\n').map((l) => l.trim()).filter(Boolean);
+    return (lines.at(-1) ?? '').slice(0, 100);
+  }
+
   /** Waits until the console (this power cycle) matches; fails early if QEMU exits. */
   async waitForConsole(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
     return waitFor(`${this.spec.name} console to match ${pattern}`, () => this.consoleSinceBoot().match(pattern) ?? undefined, {
