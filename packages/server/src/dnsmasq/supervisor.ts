@@ -187,7 +187,9 @@ export class DnsmasqSupervisor {
   }
 
   private command(): { file: string; args: string[] } {
-    const dnsmasqArgs = ['--keep-in-foreground', '--log-facility=-', '--user=root', `--conf-file=${this.opts.confFile}`, `--pid-file=${this.opts.pidFile}`];
+    // --user/--group root: dnsmasq then changes no credentials, which would clear the
+    // parent-death signal (and it needs root for DHCP on raw sockets anyway).
+    const dnsmasqArgs = ['--keep-in-foreground', '--log-facility=-', '--user=root', '--group=root', `--conf-file=${this.opts.confFile}`, `--pid-file=${this.opts.pidFile}`];
     let argv = [this.opts.binary, ...dnsmasqArgs];
     // Both wrappers exec() their command, so the PID we get is dnsmasq's own.
     if (this.opts.netns) argv = ['ip', 'netns', 'exec', this.opts.netns, ...argv];
