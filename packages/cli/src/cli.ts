@@ -2,6 +2,7 @@ import yargs, { type Argv } from 'yargs';
 import { bootCompleteCommand } from './commands/boot-complete.js';
 import { decommissionCommand, overrideCommand, reinstallCommand, setCommand } from './commands/change.js';
 import { configCommand } from './commands/config.js';
+import { imagesCommand } from './commands/images.js';
 import { historyCommand, renderCommand } from './commands/inspect.js';
 import { logsCommand } from './commands/logs.js';
 import { listCommand, statusCommand } from './commands/machines.js';
@@ -33,6 +34,7 @@ export function buildParser(args: string[]): Argv<GlobalArgs> {
     .command(logsCommand)
     .command(bootCompleteCommand)
     .command(configCommand)
+    .command(imagesCommand)
     .command(versionCommand)
     .completion('completion', 'Print a bash/zsh completion script')
     .epilog('Settings file: $XDG_CONFIG_HOME/cocoon/cli.yaml (endpoint, token, ca, insecure).\nExit codes: 0 ok, 1 request failed, 2 usage error.')

@@ -12,10 +12,12 @@ export function summarizeHardware(hw: Record<string, unknown> | undefined): [str
   const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map(obj).filter((x): x is Record<string, unknown> => !!x) : []);
 
-  const dmi = obj(hw.dmi) ?? obj(hw.system) ?? {};
-  const system = [str(dmi.vendor) ?? str(dmi.sys_vendor), str(dmi.product) ?? str(dmi.productName) ?? str(dmi.product_name)].filter(Boolean).join(' ');
+  // The agent reports vendor/productName at the top level (packages/first-stage/src/facts.ts).
+  const dmi = obj(hw.dmi) ?? obj(hw.system) ?? hw;
+  const system = [str(dmi.vendor), str(dmi.productName) ?? str(dmi.product)].filter(Boolean).join(' ');
   const firmware = str(hw.firmware) ?? str(obj(hw.firmware)?.mode);
-  if (system || firmware) out.push(['System', [system, firmware ? `(${firmware})` : ''].filter(Boolean).join(' ')]);
+  const bios = str(dmi.biosVersion);
+  if (system || firmware) out.push(['System', [system, firmware ? `(${firmware}${bios ? ` ${bios}` : ''})` : ''].filter(Boolean).join(' ')]);
 
   const cpu = obj(hw.cpu);
   if (cpu) {
@@ -28,7 +30,7 @@ export function summarizeHardware(hw: Record<string, unknown> | undefined): [str
   }
 
   const mem = obj(hw.memory);
-  const memBytes = num(mem?.totalBytes) ?? num(mem?.total_bytes) ?? num(mem?.total) ?? num(hw.memoryBytes) ?? num(hw.memory);
+  const memBytes = num(hw.memoryBytes) ?? num(mem?.totalBytes) ?? num(hw.memory);
   if (memBytes !== undefined) out.push(['Memory', formatBytes(memBytes)]);
 
   const disks = list(hw.disks);
@@ -37,28 +39,28 @@ export function summarizeHardware(hw: Record<string, unknown> | undefined): [str
       'Disks',
       disks
         .map((d) => {
-          const size = formatBytes(num(d.sizeBytes) ?? num(d.size_bytes) ?? num(d.size));
+          const size = formatBytes(num(d.sizeBytes) ?? num(d.size));
           const kind = d.rotational === true ? 'hdd' : d.rotational === false ? 'ssd' : undefined;
-          return `${str(d.name) ?? '?'} ${size}${kind ? ` ${kind}` : ''}${str(d.model) ? ` ${str(d.model)}` : ''}`;
+          return [str(d.name) ?? '?', size, kind, d.removable === true ? 'removable' : undefined, str(d.model)].filter(Boolean).join(' ');
         })
         .join('; '),
     ]);
   }
 
-  const nics = list(hw.nics ?? hw.interfaces ?? hw.network);
+  const nics = list(hw.nics);
   if (nics.length) {
     out.push([
       'NICs',
       nics
         .map((n) => {
-          const speed = num(n.speedMbps) ?? num(n.speed);
-          const link = typeof n.link === 'string' ? n.link : n.carrier === true || n.link === true ? 'up' : n.carrier === false || n.link === false ? 'down' : undefined;
-          return [str(n.name) ?? '?', str(n.mac) ?? str(n.macAddress), link, speed !== undefined && speed > 0 ? `${speed}Mb/s` : undefined].filter(Boolean).join(' ');
+          const speed = num(n.speedMbps);
+          const connected = str(hw.connectedNic) === str(n.name) ? '(connected)' : undefined;
+          return [str(n.name) ?? '?', str(n.mac), str(n.link), speed !== undefined && speed > 0 ? `${speed}Mb/s` : undefined, connected].filter(Boolean).join(' ');
         })
         .join('; '),
     ]);
   }
-  const kernel = str(hw.kernel) ?? str(obj(hw.os)?.kernel);
+  const kernel = str(hw.kernel);
   if (kernel) out.push(['Kernel', kernel]);
   return out;
 }
