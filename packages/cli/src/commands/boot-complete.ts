@@ -17,14 +17,17 @@ interface BootCompleteArgs extends GlobalArgs {
   retryFor: number;
 }
 
-/** What the installed OS reports: its os-release identity (mayu's CoreOSVersion) and the kernel. */
+/**
+ * What the installed OS reports. The server maps `os` to mayu's CoreOSVersion and keeps other
+ * names in the record's Versions map; names ending in "Version" would set record fields directly,
+ * so none is derived here (OSVersion is the operator's choice, not a report).
+ */
 export function versionsFromOsRelease(rel: Record<string, string>): Record<string, string> {
   const versions: Record<string, string> = {};
-  if (rel.VERSION_ID) versions.CoreOSVersion = rel.VERSION_ID;
-  if (rel.ID) versions.OSName = rel.ID;
-  if (rel.VERSION_ID) versions.OSVersion = rel.VERSION_ID;
-  if (rel.BUILD_ID) versions.OSBuild = rel.BUILD_ID;
-  versions.KernelVersion = os.release();
+  if (rel.VERSION_ID) versions.os = rel.VERSION_ID;
+  if (rel.ID) versions['os-id'] = rel.ID;
+  if (rel.BUILD_ID) versions['os-build'] = rel.BUILD_ID;
+  versions.kernel = os.release();
   return versions;
 }
 
@@ -37,7 +40,7 @@ export const bootCompleteCommand: CommandModule<GlobalArgs, BootCompleteArgs> = 
       .option('env-file', { type: 'string', default: '/etc/cocoon/machine.env', describe: 'File the installer wrote (COCOON_SERVER, COCOON_SERIAL)' })
       .option('server', { type: 'string', describe: 'Boot server URL (default: COCOON_SERVER from the env file)' })
       .option('serial', { type: 'string', describe: 'This machine\'s serial (default: COCOON_SERIAL from the env file)' })
-      .option('set-version', { type: 'string', array: true, describe: 'Extra NAME=VALUE to report, e.g. DockerVersion=24.0.9' })
+      .option('set-version', { type: 'string', array: true, describe: 'Extra NAME=VALUE to report, e.g. docker=24.0.9 or K8sVersion=1.30.2' })
       .option('retry-for', { type: 'number', default: 120, describe: 'Keep retrying this many seconds while the server is unreachable or busy' })
       .check((a) => {
         if (!Number.isFinite(a['retry-for']) || a['retry-for'] < 0) throw new Error('--retry-for: a number of seconds >= 0');
@@ -54,7 +57,7 @@ export const bootCompleteCommand: CommandModule<GlobalArgs, BootCompleteArgs> = 
 
     const versions = versionsFromOsRelease(readEnvFile(argv.osRelease, 'os-release file'));
     for (const kv of argv.setVersion ?? []) {
-      const m = /^([A-Za-z][A-Za-z0-9_]*)=(.+)$/.exec(kv);
+      const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=(.+)$/.exec(kv);
       if (!m?.[1] || !m[2]) throw new UsageError(`--set-version: ${JSON.stringify(kv)} is not NAME=VALUE`);
       versions[m[1]] = m[2];
     }

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { withClient, type GlobalArgs } from '../context.js';
-import { ApiError, ReachError } from '../errors.js';
+import { ApiError, CommandFailed, ReachError } from '../errors.js';
 import { asEventList, formatEventLine, isCocoonEvent, type CocoonEvent } from '../events.js';
 import type { ApiClient, Query } from '../http-client.js';
 import { machinePath } from '../machine-fields.js';
@@ -47,7 +47,7 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
           for (const e of recent.slice(-argv.tail)) printer.event(e);
           lastId = recent.at(-1)?.id;
         } else if (!argv.follow) {
-          throw new ApiError(501, { title: 'Not supported', detail: 'this server lists no recent events without --serial; use logs -f' }, 'GET', client.url('/api/v1/events'));
+          throw new CommandFailed('cocoonctl: this server keeps recent events per machine only: add --serial, or follow with -f');
         }
       }
       if (argv.follow) await follow(client, query, printer, argv.count, lastId);
@@ -60,8 +60,13 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
  * (docs/architecture.md). `undefined` when the server can only stream.
  */
 async function recentEvents(client: ApiClient, argv: LogsArgs, query: Query): Promise<CocoonEvent[] | undefined> {
-  if (argv.serial && !argv.mac && !argv.type) {
-    return asEventList(await client.json<unknown>('GET', machinePath(argv.serial, '/timeline'), { query: { limit: argv.tail } }));
+  if (argv.serial) {
+    // The timeline is kept per machine; type and MAC filters are applied here.
+    const types = typeof query.type === 'string' ? new Set(query.type.split(',')) : undefined;
+    const mac = argv.mac?.toLowerCase().replace(/-/g, ':');
+    const filtered = types || mac;
+    const doc = await client.json<unknown>('GET', machinePath(argv.serial, '/timeline'), { query: { limit: filtered ? 10_000 : argv.tail } });
+    return asEventList(doc).filter((e) => (!types || types.has(e.type)) && (!mac || e.mac === mac));
   }
   const ctrl = new AbortController();
   try {
