@@ -52,8 +52,11 @@ function optText(obj: Record<string, unknown>, key: string, field: string): stri
  * with colons). Every error is a CocoonError 'invalid' naming the field, the value and what is
  * allowed. Unknown top-level fields are ignored so newer agents still enroll.
  */
-export function validateEnrollmentReport(body: unknown): EnrollmentReport {
-  if (!isObject(body)) fail('(body)', body, 'a JSON object');
+export function validateEnrollmentReport(input: unknown): EnrollmentReport {
+  if (!isObject(input)) fail('(body)', input, 'a JSON object');
+  const agentShape = Array.isArray(input.nics) && input.macs === undefined;
+  const body = agentShape ? fromAgentFacts(input) : input;
+  const list = agentShape ? 'nics' : 'macs';
   const serialIn = body.serial ?? {};
   if (!isObject(serialIn)) fail('serial', serialIn, 'an object {product?, chassis?, board?}');
   const serial: EnrollmentReport['serial'] = {};
@@ -61,26 +64,28 @@ export function validateEnrollmentReport(body: unknown): EnrollmentReport {
     const v = optText(serialIn, k, `serial.${k}`);
     if (v !== undefined) serial[k] = v;
   }
-  const uuid = optText(body, 'uuid', 'uuid');
+  const uuid = optText(body, 'uuid', 'uuid') || undefined;
 
   const macsIn = body.macs;
   if (!Array.isArray(macsIn) || macsIn.length === 0 || macsIn.length > MAX_MACS) {
-    fail('macs', macsIn, `a list of 1 to ${MAX_MACS} {name, mac} objects`);
+    fail(list, macsIn, `a list of 1 to ${MAX_MACS} {name, mac} objects`);
   }
   const macs: EnrollmentReport['macs'] = [];
   const names = new Set<string>();
   macsIn.forEach((m: unknown, i: number) => {
-    if (!isObject(m)) fail(`macs[${i}]`, m, 'an object {name, mac}');
-    if (typeof m.name !== 'string' || !NIC_NAME.test(m.name)) fail(`macs[${i}].name`, m.name, 'an interface name (1-64 of A-Z a-z 0-9 . _ : @ -)');
+    if (!isObject(m)) fail(`${list}[${i}]`, m, 'an object {name, mac}');
+    if (typeof m.name !== 'string' || !NIC_NAME.test(m.name)) fail(`${list}[${i}].name`, m.name, 'an interface name (1-64 of A-Z a-z 0-9 . _ : @ -)');
     const mac = typeof m.mac === 'string' ? normalizeMac(m.mac) : undefined;
-    if (!mac) fail(`macs[${i}].mac`, m.mac, 'a MAC address like 52:54:00:12:34:56');
-    if (names.has(m.name)) fail(`macs[${i}].name`, m.name, 'a name not used by another entry');
+    if (!mac) fail(`${list}[${i}].mac`, m.mac, 'a MAC address like 52:54:00:12:34:56');
+    if (names.has(m.name)) fail(`${list}[${i}].name`, m.name, 'a name not used by another entry');
     names.add(m.name);
     macs.push({ name: m.name, mac });
   });
 
-  const connectedNic = optText(body, 'connectedNic', 'connectedNic');
-  if (connectedNic !== undefined && !names.has(connectedNic)) fail('connectedNic', connectedNic, `one of the reported interfaces (${[...names].join(', ')})`);
+  // The agent names the interface with the default route; a bond or VLAN on top of a NIC is
+  // not in `macs`, so an unknown name is kept but does not choose the primary MAC.
+  const connectedNic = optText(body, 'connectedNic', 'connectedNic') || undefined;
+  if (connectedNic !== undefined && !NIC_NAME.test(connectedNic)) fail('connectedNic', connectedNic, 'an interface name (1-64 of A-Z a-z 0-9 . _ : @ -)');
 
   const ipmiAddr = optText(body, 'ipmiAddr', 'ipmiAddr');
   if (ipmiAddr !== undefined && ipmiAddr !== '' && !isIPv4(ipmiAddr)) fail('ipmiAddr', ipmiAddr, 'an IPv4 address or ""');
@@ -99,6 +104,27 @@ export function validateEnrollmentReport(body: unknown): EnrollmentReport {
   if (ipmiAddr !== undefined && ipmiAddr !== '') out.ipmiAddr = ipmiAddr;
   if (hardware !== undefined) out.hardware = hardware;
   return out;
+}
+
+/**
+ * The first-stage agent posts its facts as they come from the hardware (packages/first-stage,
+ * AgentFacts: `nics` with driver/link details, `ipmiAddress`, cpu/memory/disks at top level).
+ * They map onto the report; everything that is not identity or addressing is kept as hardware.
+ */
+function fromAgentFacts(facts: Record<string, unknown>): Record<string, unknown> {
+  const nics = facts.nics as unknown[];
+  const { serial, uuid, connectedNic, ipmiAddress, serialHint: _hint, ...hardware } = facts;
+  return {
+    serial,
+    uuid,
+    connectedNic,
+    ipmiAddr: ipmiAddress,
+    macs: nics.map((n, i) => {
+      if (!isObject(n)) fail(`nics[${i}]`, n, 'an object {name, mac, ...}');
+      return { name: n.name, mac: n.mac };
+    }),
+    hardware,
+  };
 }
 
 /** The MAC of the interface that booted, else the first reported one. */

@@ -205,7 +205,7 @@ export class Provisioner {
   // ---- enrollment ------------------------------------------------------------------------------
 
   /** Agent POST: identify the machine, give it address/profile/ids on first sight, state -> installing. */
-  async enroll(input: EnrollmentReport): Promise<Readonly<MachineRecord>> {
+  async enroll(input: EnrollmentReport | Record<string, unknown>): Promise<Readonly<MachineRecord>> {
     const report = validateEnrollmentReport(input);
     const mac = primaryMac(report);
     const identity = resolveIdentity({ ...report.serial, uuid: report.uuid, mac });
