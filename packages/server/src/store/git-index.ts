@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -53,10 +53,16 @@ function encodeEntry(name: string, e: IndexEntry): Buffer {
   return buf;
 }
 
+interface Slot {
+  entry: IndexEntry;
+  key: Buffer;
+  encoded?: Buffer;
+}
+
 export class GitIndexFile {
-  private readonly entries = new Map<string, IndexEntry>();
-  /** Encoded entries are cached: a flush re-encodes only what changed since the last one. */
-  private readonly encoded = new Map<string, Buffer>();
+  private readonly slots = new Map<string, Slot>();
+  /** Paths in git's index order (byte order), kept sorted by binary insertion. */
+  private readonly order: Slot[] = [];
 
   constructor(
     private readonly gitdir: string,
@@ -64,17 +70,38 @@ export class GitIndexFile {
   ) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.slots.size;
+  }
+
+  private position(key: Buffer): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Buffer.compare((this.order[mid] as Slot).key, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   set(filepath: string, entry: IndexEntry): void {
-    this.entries.set(filepath, entry);
-    this.encoded.delete(filepath);
+    const slot = this.slots.get(filepath);
+    if (slot) {
+      slot.entry = entry;
+      slot.encoded = undefined;
+      return;
+    }
+    const fresh: Slot = { entry, key: Buffer.from(filepath, 'utf8') };
+    this.slots.set(filepath, fresh);
+    this.order.splice(this.position(fresh.key), 0, fresh);
   }
 
   delete(filepath: string): void {
-    this.entries.delete(filepath);
-    this.encoded.delete(filepath);
+    const slot = this.slots.get(filepath);
+    if (!slot) return;
+    this.slots.delete(filepath);
+    const i = this.position(slot.key);
+    if (this.order[i] === slot) this.order.splice(i, 1);
   }
 
   /** Records the worktree file's current stat for `filepath` (call right after writing it). */
@@ -88,20 +115,26 @@ export class GitIndexFile {
     this.set(filepath, { oid, mode, stat });
   }
 
+  /** As refreshStat, synchronously (an lstat is cheaper than a trip through libuv's pool). */
+  refreshStatSync(filepath: string, oid: string, mode = '100644'): void {
+    let stat: BigIntStats | undefined;
+    try {
+      stat = lstatSync(path.join(this.worktree, filepath), { bigint: true });
+    } catch {
+      stat = undefined;
+    }
+    this.set(filepath, { oid, mode, stat });
+  }
+
   serialize(): Buffer {
-    const names = [...this.entries.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const header = Buffer.alloc(12);
     header.write('DIRC', 0, 'ascii');
     header.writeUInt32BE(2, 4);
-    header.writeUInt32BE(names.length, 8);
+    header.writeUInt32BE(this.order.length, 8);
     const parts: Buffer[] = [header];
-    for (const name of names) {
-      let enc = this.encoded.get(name);
-      if (!enc) {
-        enc = encodeEntry(name, this.entries.get(name) as IndexEntry);
-        this.encoded.set(name, enc);
-      }
-      parts.push(enc);
+    for (const slot of this.order) {
+      slot.encoded ??= encodeEntry(slot.key.toString('utf8'), slot.entry);
+      parts.push(slot.encoded);
     }
     const body = Buffer.concat(parts);
     const sum = createHash('sha1').update(body).digest();

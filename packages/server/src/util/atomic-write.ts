@@ -31,6 +31,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** fsync the directory after the rename so the new name itself survives a power cut. */
   syncDir?: boolean;
+  /**
+   * false: no fsync at all (still atomic against a crashed process, not against a power cut);
+   * for data that can be rebuilt, like git's ref, which git itself does not fsync either.
+   */
+  sync?: boolean;
 }
 
 /**
@@ -43,7 +48,7 @@ export async function atomicWriteFile(target: string, data: string | Uint8Array,
   try {
     fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     await fh.writeFile(data);
-    await fh.sync();
+    if (opts.sync !== false) await fh.sync();
     await fh.close();
     fh = undefined;
     await rename(tmp, target);
@@ -52,5 +57,5 @@ export async function atomicWriteFile(target: string, data: string | Uint8Array,
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  if (opts.syncDir !== false) await fsyncDir(path.dirname(target));
+  if (opts.sync !== false && opts.syncDir !== false) await fsyncDir(path.dirname(target));
 }
