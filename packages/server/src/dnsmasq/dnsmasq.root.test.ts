@@ -200,4 +200,16 @@ describe('dnsmasq supervised in a network namespace', { skip }, () => {
     assert.match(metrics, /^cocoon_dnsmasq_up 1$/m);
     assert.match(metrics, /^cocoon_dnsmasq_restarts_total 1$/m);
   });
+
+  test('a config reload can turn dnsmasq off and on again', async () => {
+    const pid = service.status().pid!;
+    const off: CocoonConfig = { ...cfg, dnsmasq: { ...cfg.dnsmasq, enabled: false } };
+    assert.deepEqual(await service.reload(off), { restarted: true });
+    assert.equal(alive(pid), false);
+    assert.equal(service.status().state, 'disabled');
+    assert.equal(await dhcpRequest(net, net.clients[0]!, { tries: 1 }), undefined);
+    assert.deepEqual(await service.reload(cfg), { restarted: true });
+    assert.equal(service.status().running, true);
+    assert.ok(await dhcpRequest(net, net.clients[0]!), 'answers again');
+  });
 });

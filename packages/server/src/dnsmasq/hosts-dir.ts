@@ -1,8 +1,8 @@
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CocoonConfig, DeclaredMachine } from '../config/types.js';
 import type { MachineRecord, MachineStore } from '../store/types.js';
-import { atomicWriteFile } from '../util/atomic-write.js';
+import { tempPathFor } from '../util/atomic-write.js';
 import type { Logger } from '../util/logger.js';
 import { normalizeMac } from '../util/mac.js';
 
@@ -32,6 +32,15 @@ export function hostLine(config: CocoonConfig, mac: string, record: Readonly<Mac
   const ip = record?.InternalAddr || declared?.ip;
   if (ip && (net.static_leases || declared?.ip !== undefined || record?.Declared === true)) return `${mac},${ip}`;
   return undefined;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time (file I/O of a fleet-wide reconcile). */
+async function eachLimited<T>(items: readonly T[], fn: (item: T) => Promise<void>, limit = 32): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export function hostFileName(mac: string): string {
@@ -95,13 +104,13 @@ export class HostsDir {
       let removed = 0;
       let written = 0;
       const wanted = new Set([...desired.keys()].map(hostFileName));
-      for (const name of onDisk) {
-        if (wanted.has(name)) continue;
+      await eachLimited(onDisk, async (name) => {
+        if (wanted.has(name)) return;
         await unlink(path.join(this.opts.dir, name)).catch(() => undefined);
         if (!name.startsWith('.')) removed++;
-      }
+      });
       this.current.clear();
-      for (const [mac, line] of desired) {
+      await eachLimited([...desired], async ([mac, line]) => {
         const file = path.join(this.opts.dir, hostFileName(mac));
         const existing = await readFile(file, 'utf8').catch(() => undefined);
         if (existing !== `${line}\n`) {
@@ -109,7 +118,7 @@ export class HostsDir {
           written++;
         }
         this.current.set(mac, line);
-      }
+      });
       if (removed > 0 && this.live) this.scheduleReload();
       return { written, removed };
     });
@@ -131,9 +140,14 @@ export class HostsDir {
 
   /** A new configuration (policy, static leases, declared machines): full reconcile. */
   async setConfig(config: CocoonConfig): Promise<{ written: number; removed: number }> {
+    this.updateConfig(config);
+    return this.reconcile();
+  }
+
+  /** Take a new configuration without touching the directory (the next reconcile uses it). */
+  updateConfig(config: CocoonConfig): void {
     this.config = config;
     this.indexDeclared();
-    return this.reconcile();
   }
 
   /** Resolves when every change queued so far is on disk. */
@@ -188,12 +202,19 @@ export class HostsDir {
   }
 
   /**
-   * tmp + rename (util/atomic-write), so dnsmasq never reads half a line; its temporary names start
-   * with a dot, which dnsmasq's inotify handler skips. No directory fsync: the directory is derived
-   * state, rebuilt from the store at every start.
+   * tmp + rename, so dnsmasq never reads half a line; the temporary name (util/atomic-write's)
+   * starts with a dot, which dnsmasq's inotify handler skips. No fsync: the directory is derived
+   * state, rebuilt from the store at every start, and a fleet-wide reconcile must stay fast.
    */
   private async writeAtomically(file: string, text: string): Promise<void> {
-    await atomicWriteFile(file, text, { syncDir: false });
+    const tmp = tempPathFor(file);
+    try {
+      await writeFile(tmp, text, { mode: 0o644 });
+      await rename(tmp, file);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
   }
 
   private scheduleReload(): void {

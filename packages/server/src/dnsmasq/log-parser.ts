@@ -53,18 +53,15 @@ const TYPE_OF_KIND: Record<string, string> = {
 };
 
 interface PacketContext {
-  range?: string;
   vendorClass?: string;
   userClass?: string;
   clientName?: string;
   clientArch?: number;
   tags?: string[];
-  requestedOptions?: string;
   bootFile?: string;
   serverName?: string;
   nextServer?: string;
   broadcast?: boolean;
-  sent?: Record<string, string>;
 }
 
 interface PendingMessage {
@@ -86,6 +83,7 @@ interface Transaction {
 }
 
 const MAX_ORPHAN_LINES = 32;
+const KEPT_CONTEXT = ['vendorClass', 'userClass', 'clientName', 'clientArch', 'tags', 'bootFile', 'serverName', 'nextServer', 'broadcast'] as const;
 const MAX_TEXT = 1024;
 
 export class DnsmasqLogParser {
@@ -174,7 +172,7 @@ export class DnsmasqLogParser {
         this.emitMessage(tx, tx.msg);
         // A new client packet in the same transaction (REQUEST after OFFER) starts a new context.
         if (REQUEST_KINDS.has(next.kind)) tx.ctx = {};
-        else tx.ctx = { ...tx.ctx, sent: undefined, bootFile: undefined, nextServer: undefined, serverName: undefined };
+        else tx.ctx = { ...tx.ctx, bootFile: undefined, nextServer: undefined, serverName: undefined };
       }
       tx.msg = next;
       return;
@@ -250,15 +248,15 @@ export class DnsmasqLogParser {
     const ctx = tx.ctx;
     const ignored = /^ignored\b/.test(m.detail);
     const type = ignored ? 'dhcp-ignored' : m.kind === 'PXE' ? 'pxe' : (TYPE_OF_KIND[m.kind] ?? 'raw');
+    // Kept small: 10 000 machines' timelines hold these. The options dnsmasq sent and the raw
+    // lines are left out (bootFile, nextServer and tags say what matters for a boot).
     const data: Record<string, unknown> = {
       message: m.kind === 'PXE' || m.kind === 'BOOTP' ? m.kind : `DHCP${m.kind}`,
       interface: m.iface,
-      line: m.line,
     };
     if (tx.xid) data.xid = tx.xid;
-    if (tx.pid !== undefined) data.pid = tx.pid;
     if (m.detail) data.detail = m.detail;
-    for (const [k, v] of Object.entries(ctx)) if (v !== undefined) data[k] = v;
+    for (const k of KEPT_CONTEXT) if (ctx[k] !== undefined) data[k] = ctx[k];
     if (ctx.clientArch !== undefined) data.clientArchName = ARCH_NAMES[ctx.clientArch] ?? `arch-${ctx.clientArch}`;
     if (m.mac && m.ip && (m.kind === 'ACK' || m.kind === 'OFFER')) this.rememberClient(m.ip, m.mac);
 
@@ -325,8 +323,9 @@ function messageOf(dm: RegExpExecArray, line: string): PendingMessage {
 /** Folds one log-dhcp context line into the packet context; false if the line is not one. */
 function applyContext(ctx: PacketContext, body: string): boolean {
   let r: RegExpExecArray | null;
-  if ((r = /^available DHCP range: (.+)$/.exec(body))) ctx.range = r[1]!.trim();
-  else if ((r = /^vendor class: (.*)$/.exec(body))) {
+  // Recognised but not kept (see emitMessage): the range, requested and sent options.
+  if (/^(available DHCP range|requested options|sent size):/.test(body)) return true;
+  if ((r = /^vendor class: (.*)$/.exec(body))) {
     ctx.vendorClass = r[1]!.trim();
     const a = PXE_ARCH.exec(ctx.vendorClass);
     if (a) ctx.clientArch = Number(a[1]);
@@ -337,15 +336,10 @@ function applyContext(ctx: PacketContext, body: string): boolean {
       .split(',')
       .map((t) => t.trim())
       .filter(Boolean);
-  } else if ((r = /^requested options: (.*)$/.exec(body))) {
-    const joined = `${ctx.requestedOptions ?? ''}${r[1]}`.replace(/\s+/g, ' ');
-    ctx.requestedOptions = joined.slice(0, MAX_TEXT);
   } else if ((r = /^bootfile name: (.*)$/.exec(body))) ctx.bootFile = r[1]!.trim();
   else if ((r = /^server name: (.*)$/.exec(body))) ctx.serverName = r[1]!.trim();
   else if ((r = /^next server: (.*)$/.exec(body))) ctx.nextServer = r[1]!.trim();
   else if (/^broadcast response$/.test(body)) ctx.broadcast = true;
-  else if ((r = /^sent size:\s*\d+ option:\s*(\d+) (\S+)\s*(.*)$/.exec(body))) {
-    ctx.sent = { ...ctx.sent, [`${r[1]} ${r[2]}`]: r[3]!.trim().slice(0, 256) };
-  } else return false;
+  else return false;
   return true;
 }

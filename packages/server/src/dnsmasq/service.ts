@@ -126,46 +126,67 @@ class DnsmasqServiceImpl implements DnsmasqService {
   }
 
   start(): Promise<void> {
-    return this.serial(async () => {
-      if (!this.config.dnsmasq.enabled || this.started) return;
-      await mkdir(this.config.paths.state_dir, { recursive: true });
-      const text = await this.renderAndTest(this.config);
-      await rename(this.paths.candidateFile, this.paths.confFile);
-      this.logger.info('dnsmasq configuration installed', { file: this.paths.confFile, bytes: text.length });
-      await this.hostsDir.reconcile();
-      this.hostsDir.follow();
-      await this.supervisor.start();
-      this.hostsDir.setLive(true);
-      this.started = true;
-      this.startLeaseCounting();
-    });
+    return this.serial(() => this.startNow());
+  }
+
+  private async startNow(): Promise<void> {
+    if (!this.config.dnsmasq.enabled || this.started) return;
+    await mkdir(this.config.paths.state_dir, { recursive: true });
+    const text = await this.renderAndTest(this.config);
+    await rename(this.paths.candidateFile, this.paths.confFile);
+    this.logger.info('dnsmasq configuration installed', { file: this.paths.confFile, bytes: text.length });
+    await this.hostsDir.reconcile();
+    this.hostsDir.follow();
+    await this.supervisor.start();
+    this.hostsDir.setLive(true);
+    this.started = true;
+    this.startLeaseCounting();
   }
 
   stop(): Promise<void> {
-    return this.serial(async () => {
-      if (!this.started) return;
-      this.started = false;
-      this.hostsDir.setLive(false);
-      this.hostsDir.close();
-      if (this.leaseTimer) clearInterval(this.leaseTimer);
-      this.leaseTimer = undefined;
-      await this.supervisor.stop();
-      this.parser.flush();
-    });
+    return this.serial(() => this.stopNow());
+  }
+
+  private async stopNow(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.hostsDir.setLive(false);
+    this.hostsDir.close();
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
+    await this.supervisor.stop();
+    this.parser.flush();
   }
 
   reload(config: CocoonConfig): Promise<{ restarted: boolean }> {
     return this.serial(async () => {
-      if (!config.dnsmasq.enabled || !this.started) {
+      if (config.paths.state_dir !== this.config.paths.state_dir) {
+        throw new CocoonError('invalid', `paths.state_dir cannot change while the server runs (${this.config.paths.state_dir} -> ${config.paths.state_dir}); restart the server`, 'paths.state_dir');
+      }
+      if (!config.dnsmasq.enabled) {
+        // Turned off by the new configuration (or still off).
+        const wasRunning = this.started;
+        await this.stopNow();
         this.config = config;
-        return { restarted: false };
+        return { restarted: wasRunning };
+      }
+      const processChanged = config.dnsmasq.binary !== this.config.dnsmasq.binary || config.dnsmasq.netns !== this.config.dnsmasq.netns;
+      const configureProcess = (): void =>
+        this.supervisor.configure({ binary: config.dnsmasq.binary, ...(config.dnsmasq.netns !== undefined && { netns: config.dnsmasq.netns }) });
+      if (!this.started) {
+        this.config = config;
+        this.hostsDir.updateConfig(config);
+        configureProcess();
+        await this.startNow();
+        return { restarted: true };
       }
       const text = await this.renderAndTest(config);
       const current = await readFile(this.paths.confFile, 'utf8').catch(() => '');
       this.config = config;
       let restarted = false;
-      if (text !== current) {
+      if (text !== current || processChanged) {
         await rename(this.paths.candidateFile, this.paths.confFile);
+        configureProcess();
         await this.supervisor.restart();
         restarted = true;
         this.logger.info('dnsmasq restarted with a new configuration', { pid: this.supervisor.pid });

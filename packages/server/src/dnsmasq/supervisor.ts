@@ -124,6 +124,7 @@ export class DnsmasqSupervisor {
   private readonly setpriv = onPath('setpriv');
 
   constructor(private readonly opts: SupervisorOptions) {
+    this.opts = { ...opts };
     installExitHook();
   }
 
@@ -153,6 +154,12 @@ export class DnsmasqSupervisor {
     this.failures = 0;
     this.state = 'running';
     this.spawn();
+  }
+
+  /** Binary and namespace for the next spawn (a configuration reload restarts it). */
+  configure(opts: { binary: string; netns?: string }): void {
+    this.opts.binary = opts.binary;
+    this.opts.netns = opts.netns;
   }
 
   /** Ask dnsmasq to re-read its hosts files (never the main configuration). */

@@ -52,8 +52,8 @@ export class EventBus {
 
   constructor(opts: EventBusOptions = {}) {
     this.logger = opts.logger;
-    this.timelineSize = opts.timelineSize ?? 100;
-    this.maxTimelines = opts.maxTimelines ?? 25_000;
+    this.timelineSize = opts.timelineSize ?? 64;
+    this.maxTimelines = opts.maxTimelines ?? 20_000;
     this.recentEvents = new RingBuffer(opts.recentSize ?? 1000);
     this.resolver = opts.resolver;
     this.counter = new Counter({
