@@ -1,5 +1,6 @@
 import type { BootImage, CocoonConfig, OsRef, Profile } from '../config/types.js';
 import type { MachineRecord } from '../store/types.js';
+import { osFor } from '../images/resolve.js';
 import { prefixToNetmask } from '../util/ipv4.js';
 import { mergeTemplatesEnv } from './templates-env.js';
 import { machineUrls, bootBaseUrl, type MachineUrls } from './urls.js';
@@ -22,68 +23,47 @@ export interface RenderRequest {
   platform?: string;
   /** Override of config.http.boot.public_url (previews for another network). */
   baseUrl?: string;
+  /**
+   * The machine's first-stage files and install image from its OS version's manifest
+   * (`await installFilesFor(config, target)` or `renderer.installFiles(target)`); without them
+   * mayu's route names are used and the install image has no checksum.
+   */
+  install?: InstallFiles;
 }
 
 export function isMachineRecord(target: RenderTarget): target is Readonly<MachineRecord> {
   return typeof (target as MachineRecord).Serial === 'string';
 }
 
-export interface ResolvedOs {
-  name: string;
-  version: string;
-  channel?: string;
-}
+/** The OS a machine installs or boots (images/osFor: override > machine > profile > default_os). */
+export type ResolvedOs = OsRef;
 
-function overrideText(overrides: Readonly<Record<string, unknown>> | undefined, key: string): string | undefined {
-  const v = overrides?.[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
+/**
+ * The files of the first-stage (install) environment and the image it installs, as names the
+ * images route resolves for the machine. The images module knows them from the version's
+ * manifest (roles kernel / initrd / install); `installFilesFor()` looks them up before a render.
+ */
+export interface InstallFiles {
+  kernel?: string;
+  initrds?: string[];
+  /** Extra kernel arguments for this environment (a nunjucks template). */
+  args?: string;
+  /** The OS image the first stage writes to the disk, with the manifest's checksum and size. */
+  image?: { name: string; sha256: string; size: number };
+  /** Smallest disk the expanded image fits on (0: unknown). */
+  minDiskBytes?: number;
 }
 
 /**
- * The OS a machine gets: the machine's Overrides (OSName / OSVersion, or mayu's CoreOSVersion),
- * then the record's OSName / OSVersion, then the profile's os, then default_os.
- * `undefined` when none of them names one (a live profile with its own kernel needs none).
+ * mayu 0.11's route names, used when no manifest names the files: the images route maps them
+ * onto the mayu layout's coreos_production_* files.
  */
-export function resolveMachineOs(
-  config: Pick<CocoonConfig, 'default_os'>,
-  profile: Pick<Profile, 'os'> | undefined,
-  machine?: Readonly<Pick<MachineRecord, 'Overrides' | 'OSName' | 'OSVersion'>>,
-): ResolvedOs | undefined {
-  const base: OsRef | undefined = profile?.os ?? config.default_os;
-  const o = machine?.Overrides;
-  const name = overrideText(o, 'OSName') ?? (machine?.OSName || undefined) ?? base?.name;
-  const version = overrideText(o, 'OSVersion') ?? overrideText(o, 'CoreOSVersion') ?? (machine?.OSVersion || undefined) ?? base?.version;
-  if (!name || !version) return undefined;
-  const os: ResolvedOs = { name, version };
-  if (base?.channel && base.name === name) os.channel = base.channel;
-  return os;
-}
-
-/**
- * The files of the first-stage (install) environment of an OS version, as names the images route
- * resolves for the machine. `args` is a nunjucks template rendered with the machine's context.
- */
-export interface InstallEnvironment {
-  kernel: string;
-  initrds: string[];
-  args: string;
-  /** The OS image the first stage writes to the disk. */
-  image: string;
-}
-
-/**
- * mayu 0.11's fixed names, which the images route maps onto every OS version's files. An images
- * module that knows better (a version's manifest naming its PXE kernel) passes `installEnvironment`
- * to createRenderer; the e2e harness's Debian kernel + initramfs only needs to be stored under these.
- */
-export const DEFAULT_INSTALL_ENVIRONMENT: Readonly<InstallEnvironment> = Object.freeze({
+export const DEFAULT_INSTALL_FILES: Readonly<Required<Pick<InstallFiles, 'kernel' | 'initrds' | 'args'>>> & { image: string } = Object.freeze({
   kernel: 'vmlinuz',
   initrds: Object.freeze(['initrd.cpio.gz']) as unknown as string[],
   args: '',
   image: 'install_image.bin.bz2',
 });
-
-export type InstallEnvironmentLookup = (os: ResolvedOs | undefined) => Partial<InstallEnvironment> | undefined;
 
 /** A record for a machine the server has not enrolled: what the first stage renders with. */
 export function placeholderRecord(identity: MachineIdentity): MachineRecord {
@@ -196,19 +176,33 @@ export interface RenderContext {
   /** What the firmware reported for this request ('' when unknown). */
   boot: { arch: string; platform: string };
   /** The first-stage environment's files and the image it installs. */
-  install: { entry: BootEntry; image: BootFile; disk: string };
+  install: {
+    entry: BootEntry;
+    /** The install image; sha256 '' and size 0 when no manifest says. */
+    image: BootFile & { sha256: string; size: number };
+    /** The profile's install_disk, '' = the first stage chooses. */
+    disk: string;
+    minDiskBytes: number;
+  };
 }
 
 export function profileFor(config: Pick<CocoonConfig, 'profiles'>, name: string): Profile | undefined {
   return config.profiles.find((p) => p.name === name);
 }
 
-function installEntry(urls: MachineUrls, envFiles: InstallEnvironment): BootEntry {
+function installContext(urls: MachineUrls, files: InstallFiles, profile: Profile): RenderContext['install'] {
+  const initrds = files.initrds ?? DEFAULT_INSTALL_FILES.initrds;
+  const image = files.image ?? { name: DEFAULT_INSTALL_FILES.image, sha256: '', size: 0 };
   return {
-    kernel: bootFile(urls, envFiles.kernel),
-    initrds: envFiles.initrds.map((f) => bootFile(urls, f)),
-    assets: {},
-    args: envFiles.args,
+    entry: {
+      kernel: bootFile(urls, files.kernel ?? DEFAULT_INSTALL_FILES.kernel),
+      initrds: initrds.map((f) => bootFile(urls, f)),
+      assets: {},
+      args: files.args ?? DEFAULT_INSTALL_FILES.args,
+    },
+    image: { ...bootFile(urls, image.name), sha256: image.sha256, size: image.size },
+    disk: profile.install_disk ?? '',
+    minDiskBytes: files.minDiskBytes ?? 0,
   };
 }
 
@@ -228,15 +222,14 @@ export function buildContext(
   profile: Profile,
   target: RenderTarget,
   request: RenderRequest = {},
-  installEnvironment?: InstallEnvironmentLookup,
 ): RenderContext {
   const enrolled = isMachineRecord(target);
   // A deep copy: templates may not change the stored (frozen) record or see a shared object.
   const machine: MachineRecord = enrolled ? structuredClone(target as MachineRecord) : placeholderRecord(target);
   if (!enrolled) machine.Profile = profile.name;
   const urls = machineUrls(request.baseUrl ?? bootBaseUrl(config), machine.Serial);
-  const os = resolveMachineOs(config, profile, machine) ?? null;
-  const envFiles: InstallEnvironment = { ...DEFAULT_INSTALL_ENVIRONMENT, initrds: [...DEFAULT_INSTALL_ENVIRONMENT.initrds], ...(installEnvironment?.(os ?? undefined) ?? {}) };
+  // One OS choice for the whole server: the images module's (override > machine > profile > default).
+  const os = osFor(config, machine) ?? null;
   const net = config.network;
   return {
     machine,
@@ -256,6 +249,6 @@ export function buildContext(
     },
     node: nodeNetwork(config, machine),
     boot: { arch: request.arch ?? '', platform: request.platform ?? '' },
-    install: { entry: installEntry(urls, envFiles), image: bootFile(urls, envFiles.image), disk: profile.install_disk ?? '' },
+    install: installContext(urls, request.install ?? {}, profile),
   };
 }

@@ -69,12 +69,10 @@ test('golden: reinstall (configured) and failed machines boot the first stage ag
 
 test('golden: first-stage environment from an image manifest (the e2e harness: Debian kernel + initramfs)', () => {
   const e2e = renderTestConfig({ default_os: { name: 'cocoon-test', version: '1' } });
-  const r = createRenderer({
-    config: e2e,
-    installEnvironment: (os) => (os?.name === 'cocoon-test' ? { kernel: 'vmlinuz-debian', initrds: ['first-stage.cpio.gz', 'modules.cpio.gz'], args: 'quiet cocoon.debug=1' } : undefined),
-  });
+  const r = createRenderer({ config: e2e });
   const m = testMachine(e2e, { Profile: 'default', State: 'unknown' });
-  const script = r.ipxeMachine(m, { platform: 'pcbios' });
+  const install = { kernel: 'vmlinuz-debian', initrds: ['first-stage.cpio.gz', 'modules.cpio.gz'], args: 'quiet cocoon.debug=1' };
+  const script = r.ipxeMachine(m, { platform: 'pcbios', install });
   golden('ipxe-install-manifest.ipxe', script);
   assert.match(script, /^kernel http:\/\/10\.77\.0\.1:4081\/images\/vm-0001\/vmlinuz-debian initrd=first-stage\.cpio\.gz initrd=modules\.cpio\.gz /m);
   assert.doesNotMatch(script, /flatcar/);
@@ -106,8 +104,9 @@ test('golden: pending rescue boots the rescue image', () => {
   golden('ipxe-rescue.ipxe', renderer.ipxeMachine(machine({ State: 'running', RescuePending: true })));
 });
 
-test('golden: first-stage script', () => {
-  golden('first-stage.sh', renderer.firstStageScript(machine({ Profile: 'default' })));
+test('golden: first-stage script with the install image of the manifest', () => {
+  const install = { image: { name: 'flatcar_production_image.bin.bz2', sha256: 'ab'.repeat(32), size: 123456789 }, minDiskBytes: 8 * 1024 ** 3 };
+  golden('first-stage.sh', renderer.firstStageScript(machine({ Profile: 'default' }), { install }));
 });
 
 test('golden: first-stage Ignition (Flatcar PXE environment) validates', () => {

@@ -14,10 +14,8 @@ export {
   type RendererOptions,
 } from './renderer.js';
 export {
-  resolveMachineOs,
-  DEFAULT_INSTALL_ENVIRONMENT,
-  type InstallEnvironment,
-  type InstallEnvironmentLookup,
+  DEFAULT_INSTALL_FILES,
+  type InstallFiles,
   type MachineIdentity,
   type RenderContext,
   type RenderRequest,
@@ -26,6 +24,7 @@ export {
 } from './context.js';
 export { bootBaseUrl, imagePath, machineUrls, machineUrlsFor, type MachineUrls } from './urls.js';
 export { mergeTemplatesEnv } from './templates-env.js';
+export { installFilesFor } from './install-files.js';
 export { BUILTIN_TEMPLATES_DIR } from './environment.js';
 export { IGNITION_SCHEMAS, IGNITION_SCHEMA_DIR, ignitionFromYaml } from './ignition.js';
 export { sampleMachine, runSelfTest, SELF_TEST_SERIAL, type SelfTestReport } from './self-test.js';

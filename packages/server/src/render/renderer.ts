@@ -7,7 +7,7 @@ import {
   isMachineRecord,
   profileFor,
   type BootEntry,
-  type InstallEnvironmentLookup,
+  type InstallFiles,
   type RenderContext,
   type RenderRequest,
   type RenderTarget,
@@ -15,6 +15,7 @@ import {
 import { BUILTIN_TEMPLATES_DIR, createTemplateEnvironment, templateFile, type TemplateEnvironment } from './environment.js';
 import { fromNunjucksError, RenderError } from './errors.js';
 import { ignitionFromYaml, InvalidConfigError, type ConfigProblem } from './ignition.js';
+import { installFilesFor } from './install-files.js';
 import { mergeTemplatesEnv } from './templates-env.js';
 import { bootBaseUrl, machineUrls } from './urls.js';
 import { parseConfigYaml, YamlSyntaxError } from './yaml.js';
@@ -26,8 +27,6 @@ export interface RendererOptions {
   builtinDir?: string;
   /** Operator overrides, searched first (default: config.paths.templates_dir). */
   overrideDir?: string;
-  /** Files of an OS version's first-stage environment (default: mayu's fixed image names). */
-  installEnvironment?: InstallEnvironmentLookup;
 }
 
 /** What the per-machine iPXE script does. */
@@ -40,8 +39,9 @@ export const IPXE_TEMPLATES: Readonly<Record<IpxeFlow | 'chain', string>> = Obje
   'local-disk': 'ipxe/local-disk.ipxe',
   rescue: 'ipxe/rescue.ipxe',
 });
-export const FIRST_STAGE_TEMPLATE = 'first-stage/first-stage.sh';
-export const FIRST_STAGE_IGNITION_TEMPLATE = 'ignition/first-stage.yaml';
+/** The first-stage script and the Flatcar first-stage Ignition (docs/first-stage.md). */
+export const FIRST_STAGE_TEMPLATE = 'first-stage/install.sh.njk';
+export const FIRST_STAGE_IGNITION_TEMPLATE = 'ignition/first-stage-flatcar.yaml';
 
 export interface RenderedConfig {
   format: 'ignition' | 'cloud-config';
@@ -70,7 +70,6 @@ export function ipxeFlow(config: Pick<CocoonConfig, 'rescue'>, target: RenderTar
 export class Renderer {
   readonly config: CocoonConfig;
   private readonly t: TemplateEnvironment;
-  private readonly installEnvironment: InstallEnvironmentLookup | undefined;
   /** Compiled kernel-argument templates from the config (live/rescue/image args), by source. */
   private readonly argTemplates = new Map<string, nunjucks.Template>();
 
@@ -78,7 +77,6 @@ export class Renderer {
     this.config = opts.config;
     const overrideDir = opts.overrideDir ?? opts.config.paths.templates_dir;
     this.t = createTemplateEnvironment(opts.builtinDir ?? BUILTIN_TEMPLATES_DIR, overrideDir);
-    this.installEnvironment = opts.installEnvironment;
   }
 
   /** Folders templates are looked up in, operator's first. */
@@ -101,7 +99,15 @@ export class Renderer {
 
   /** The context a template sees for this machine: a fresh copy every call. */
   context(target: RenderTarget, request: RenderRequest = {}): RenderContext {
-    return buildContext(this.config, this.profileOf(target), target, request, this.installEnvironment);
+    return buildContext(this.config, this.profileOf(target), target, request);
+  }
+
+  /**
+   * The machine's first-stage files and install image from its OS version's manifest, to pass as
+   * `request.install` to ipxeMachine / firstStageScript (the only asynchronous step of a render).
+   */
+  installFiles(target: RenderTarget): Promise<InstallFiles> {
+    return installFilesFor(this.config, target);
   }
 
   flow(target: RenderTarget): IpxeFlow {
