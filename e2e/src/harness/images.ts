@@ -13,7 +13,7 @@ export const E2E_BAD_VERSION = '0.0.2-e2e-badsum';
 
 /**
  * Which asset plays which role. The names are the render module's defaults for an OS whose
- * manifest the renderer is not told about (DEFAULT_INSTALL_ENVIRONMENT); the manifest names
+ * manifest the renderer is not told about (DEFAULT_INSTALL_FILES); the manifest names
  * the same files by role for the images module.
  */
 export const IMAGE_FILES = {

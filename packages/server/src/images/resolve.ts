@@ -21,7 +21,7 @@ export type MachineOsFields = Partial<Pick<MachineRecord, 'Profile' | 'OSName' |
 /**
  * The OS a machine installs or boots: per-machine override (Overrides.OSName / OSVersion, or
  * mayu's CoreOSVersion) > the machine's own OSName/OSVersion > its profile's os > default_os
- * (the same order as render/'s resolveMachineOs).
+ * (render/ uses this function for its `os`).
  * Name and version are chosen separately, so an override of the version alone keeps the OS.
  */
 export function osFor(config: CocoonConfig, machine: MachineOsFields | undefined): OsRef | undefined {
