@@ -152,8 +152,7 @@ class DnsmasqServiceImpl implements DnsmasqService {
     this.started = false;
     this.hostsDir.setLive(false);
     this.hostsDir.close();
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    this.leaseTimer = undefined;
+    this.stopLeaseCounting();
     await this.supervisor.stop();
     this.parser.flush();
   }
@@ -272,7 +271,23 @@ class DnsmasqServiceImpl implements DnsmasqService {
     refresh();
     this.leaseTimer = setInterval(refresh, this.options.leaseCountIntervalMs ?? 10_000);
     this.leaseTimer.unref();
+    // A new lease shows up in /healthz within a second, however many ACKs arrive at once.
+    let pending: NodeJS.Timeout | undefined;
+    const off = this.events.subscribe({ source: 'dnsmasq', type: ['dhcp-ack', 'dhcp-release'] }, () => {
+      pending ??= setTimeout(() => {
+        pending = undefined;
+        refresh();
+      }, 1000).unref();
+    });
+    this.stopLeaseCounting = () => {
+      off();
+      if (pending) clearTimeout(pending);
+      if (this.leaseTimer) clearInterval(this.leaseTimer);
+      this.leaseTimer = undefined;
+    };
   }
+
+  private stopLeaseCounting: () => void = () => undefined;
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.lock.then(fn, fn);
