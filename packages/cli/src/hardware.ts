@@ -22,9 +22,10 @@ export function summarizeHardware(hw: Record<string, unknown> | undefined): [str
   const cpu = obj(hw.cpu);
   if (cpu) {
     const parts = [str(cpu.model)];
-    const counts = [['sockets', cpu.sockets], ['cores', cpu.cores], ['threads', cpu.threads]]
-      .filter(([, n]) => num(n) !== undefined)
-      .map(([k, n]) => `${n} ${k}`);
+    const counts = ([['socket', cpu.sockets], ['core', cpu.cores], ['thread', cpu.threads]] as const)
+      .map(([k, n]) => [k, num(n)] as const)
+      .filter(([, n]) => n !== undefined)
+      .map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`);
     if (counts.length) parts.push(counts.join(', '));
     out.push(['CPU', parts.filter(Boolean).join(', ')]);
   }

@@ -172,7 +172,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 class EventPrinter {
   private count = 0;
-  private statusText = '';
+  private statusText = 'recent events';
   private since = '';
 
   constructor(
