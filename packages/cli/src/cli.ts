@@ -1,6 +1,6 @@
 import yargs, { type Argv } from 'yargs';
 import { bootCompleteCommand } from './commands/boot-complete.js';
-import { decommissionCommand, overrideCommand, reinstallCommand, setCommand } from './commands/change.js';
+import { addCommand, decommissionCommand, overrideCommand, reinstallCommand, rescueCommand, setCommand } from './commands/change.js';
 import { configCommand } from './commands/config.js';
 import { imagesCommand } from './commands/images.js';
 import { historyCommand, renderCommand } from './commands/inspect.js';
@@ -28,6 +28,8 @@ export function buildParser(args: string[]): Argv<GlobalArgs> {
     .command(setCommand)
     .command(overrideCommand)
     .command(reinstallCommand)
+    .command(rescueCommand)
+    .command(addCommand)
     .command(decommissionCommand)
     .command(historyCommand)
     .command(renderCommand)

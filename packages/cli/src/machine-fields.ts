@@ -81,7 +81,7 @@ function patch(p: Partial<MachineRecord>): SetRequest {
   return { kind: 'patch', patch: p };
 }
 
-const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const METADATA_ENTRY = /^[A-Za-z0-9_.-]+=[^,]*$/;
 
 /** The fields mayuctl's `set` knows (same names), each checked here before anything is sent. */

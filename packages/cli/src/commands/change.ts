@@ -1,8 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
+import { isIPv4 } from '@cocoon/server/util/ipv4';
 import { withClient, type GlobalArgs } from '../context.js';
 import { CommandFailed, UsageError } from '../errors.js';
-import { machinePath, SET_FIELD_NAMES, SET_FIELDS, type Machine } from '../machine-fields.js';
+import { machinePath, PROFILE_NAME, SET_FIELD_NAMES, SET_FIELDS, type Machine } from '../machine-fields.js';
 import { printJson, stdout } from '../output.js';
 
 const reasonOption = { type: 'string', describe: 'Why (recorded in the git history)', requiresArg: true } as const;
@@ -147,3 +148,67 @@ async function confirm(serial: string): Promise<void> {
     rl.close();
   }
 }
+
+interface RescueArgs extends GlobalArgs {
+  serial: string;
+  reason?: string;
+}
+
+export const rescueCommand: CommandModule<GlobalArgs, RescueArgs> = {
+  command: 'rescue <serial>',
+  describe: 'Boot the rescue image once, on the next PXE boot',
+  builder: (y: Argv<GlobalArgs>) => y.positional('serial', { type: 'string', demandOption: true }).option('reason', { ...reasonOption, demandOption: true }) as Argv<RescueArgs>,
+  handler: async (argv) => {
+    const reason = checkReason(argv.reason, 'rescue');
+    const machine = await withClient(argv, (c) => c.json<Machine>('POST', machinePath(argv.serial, '/rescue'), { body: { reason } }));
+    if (argv.json) return printJson(machine);
+    stdout.write(`${argv.serial}: boots the rescue image on its next PXE boot, once\n`);
+  },
+};
+
+interface AddArgs extends GlobalArgs {
+  mac: string;
+  serial?: string;
+  hostname?: string;
+  ip?: string;
+  profile?: string;
+  reason?: string;
+}
+
+const MAC = /^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$/;
+const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export const addCommand: CommandModule<GlobalArgs, AddArgs> = {
+  command: 'add',
+  aliases: ['declare'],
+  describe: 'Declare a machine before its first boot (by MAC)',
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option('mac', { type: 'string', demandOption: true, requiresArg: true, describe: 'Its boot NIC, e.g. 52:54:00:12:34:56' })
+      .option('serial', { type: 'string', requiresArg: true, describe: 'Serial to file it under (default: found at enrollment)' })
+      .option('hostname', { type: 'string', requiresArg: true })
+      .option('ip', { type: 'string', requiresArg: true, describe: 'Address from network.ip_range (a static DHCP lease)' })
+      .option('profile', { type: 'string', requiresArg: true })
+      .option('reason', reasonOption)
+      .check((a) => {
+        if (!MAC.test(String(a.mac))) throw new Error(`--mac: ${JSON.stringify(a.mac)} is not a MAC address; allowed: six hex pairs separated by : or -`);
+        if (a.hostname !== undefined && !HOSTNAME.test(String(a.hostname))) throw new Error(`--hostname: ${JSON.stringify(a.hostname)} is not allowed; allowed: lower-case letters, digits and - (at most 63)`);
+        if (a.ip !== undefined && !isIPv4(String(a.ip))) throw new Error(`--ip: ${JSON.stringify(a.ip)} is not an IPv4 address`);
+        if (a.profile !== undefined && !PROFILE_NAME.test(String(a.profile))) throw new Error(`--profile: ${JSON.stringify(a.profile)} is not a profile name; allowed: lower-case letters, digits, - and _`);
+        return true;
+      }) as Argv<AddArgs>,
+  handler: async (argv) => {
+    const reason = checkReason(argv.reason, undefined);
+    const body = {
+      mac: argv.mac,
+      ...(argv.serial !== undefined ? { serial: String(argv.serial) } : {}),
+      ...(argv.hostname !== undefined ? { hostname: argv.hostname } : {}),
+      ...(argv.ip !== undefined ? { ip: argv.ip } : {}),
+      ...(argv.profile !== undefined ? { profile: argv.profile } : {}),
+      ...(reason ? { reason } : {}),
+    };
+    const machine = await withClient(argv, (c) => c.json<Machine>('POST', '/api/v1/machines', { body }));
+    if (argv.json) return printJson(machine);
+    stdout.write(`${machine.Serial}: declared (MAC ${argv.mac}${machine.InternalAddr ? `, IP ${machine.InternalAddr}` : ''}${machine.Profile ? `, profile ${machine.Profile}` : ''})\n`);
+  },
+};

@@ -60,26 +60,39 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
 };
 
 interface StatusArgs extends GlobalArgs {
-  serial: string;
+  serial?: string;
   events: number;
 }
 
+interface ServerStatus {
+  version?: string;
+  node?: string;
+  startedAt?: string;
+  uptimeSeconds?: number;
+  machines?: { total?: number; byState?: Record<string, number> };
+  git?: boolean;
+  dnsmasq?: Record<string, unknown>;
+  bootUrl?: string;
+}
+
 export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
-  command: 'status <serial>',
+  command: 'status [serial]',
   aliases: ['show'],
-  describe: 'Everything about one machine',
+  describe: 'Everything about one machine (or, without a serial, the server)',
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .positional('serial', { type: 'string', demandOption: true, describe: 'Machine serial' })
+      .positional('serial', { type: 'string', describe: 'Machine serial' })
       .option('events', { type: 'number', default: 10, describe: 'How many recent timeline events to show (0: none)' })
       .check((a) => {
         if (!Number.isInteger(a.events) || a.events < 0) throw new Error('--events: a whole number >= 0');
         return true;
       }) as Argv<StatusArgs>,
   handler: async (argv) => {
+    if (argv.serial === undefined) return serverStatus(argv);
+    const serial = String(argv.serial);
     const { machine, timeline } = await withClient(argv, async (c) => {
-      const machine = await c.json<Machine>('GET', machinePath(argv.serial));
-      const timeline = argv.events > 0 ? asEventList(await c.json<unknown>('GET', machinePath(argv.serial, '/timeline'), { query: { limit: argv.events } })).slice(-argv.events) : [];
+      const machine = await c.json<Machine>('GET', machinePath(serial));
+      const timeline = argv.events > 0 ? asEventList(await c.json<unknown>('GET', machinePath(serial, '/timeline'), { query: { limit: argv.events } })).slice(-argv.events) : [];
       return { machine, timeline };
     });
     if (argv.json) return printJson({ machine, timeline });
@@ -92,6 +105,42 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
     }
   },
 };
+
+async function serverStatus(argv: StatusArgs): Promise<void> {
+  const s = await withClient(argv, (c) => c.json<ServerStatus>('GET', '/api/v1/status'));
+  if (argv.json) return printJson(s);
+  const byState = Object.entries(s.machines?.byState ?? {})
+    .map(([state, n]) => `${n} ${state}`)
+    .join(', ');
+  const d = s.dnsmasq ?? {};
+  let dnsmasq: string;
+  if (d.enabled === false) dnsmasq = 'disabled (HTTP only)';
+  else {
+    const state = typeof d.state === 'string' ? d.state : 'stopped';
+    const parts = [d.running ? `running${typeof d.pid === 'number' ? ` (pid ${d.pid})` : ''}` : `DOWN (${state})`];
+    if (typeof d.restarts === 'number' && d.restarts > 0) parts.push(`${d.restarts} restart${d.restarts === 1 ? '' : 's'}`);
+    if (typeof d.leases === 'number') parts.push(`${d.leases} lease${d.leases === 1 ? '' : 's'}`);
+    if (typeof d.lastError === 'string' && d.lastError) parts.push(`last exit: ${d.lastError}`);
+    dnsmasq = parts.join(', ');
+  }
+  stdout.write(
+    formatFields([
+      ['Server', s.version ? `cocoon ${s.version}${s.node ? ` (node ${s.node.replace(/^v/, '')})` : ''}` : undefined],
+      ['Started', s.startedAt ? `${formatTime(s.startedAt)}${s.uptimeSeconds !== undefined ? ` (up ${formatDuration(s.uptimeSeconds)})` : ''}` : undefined],
+      ['Machines', s.machines ? `${s.machines.total ?? 0}${byState ? ` (${byState})` : ''}` : undefined],
+      ['Git audit', s.git === undefined ? undefined : s.git ? 'on' : 'off'],
+      ['dnsmasq', dnsmasq],
+      ['Boot URL', s.bootUrl],
+    ]),
+  );
+}
+
+function formatDuration(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${seconds % 60}s` : `${seconds}s`;
+}
 
 function indent(text: string): string {
   return text.replace(/^(?=.)/gm, '  ');
