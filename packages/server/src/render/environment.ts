@@ -63,6 +63,17 @@ export function createTemplateEnvironment(builtinDir: string, overrideDir?: stri
   }
   const searchPaths = overrideDir ? [overrideDir, builtinDir] : [builtinDir];
   const loader = new nunjucks.FileSystemLoader(searchPaths, { noCache: false, watch: false });
+  // nunjucks caches the templates it found but looks again, on disk, for a missing one on every
+  // render ({% include ... ignore missing %}, e.g. ipxe/args/<os>-install.args): remember misses
+  // too, like hits, for the life of the process.
+  const findSource = loader.getSource.bind(loader);
+  const missing = new Set<string>();
+  loader.getSource = (name: string): nunjucks.LoaderSource => {
+    if (missing.has(name)) return null as unknown as nunjucks.LoaderSource;
+    const found = findSource(name) as nunjucks.LoaderSource | null;
+    if (!found) missing.add(name);
+    return found as nunjucks.LoaderSource;
+  };
   const env = new nunjucks.Environment(loader, {
     autoescape: false,
     throwOnUndefined: true,

@@ -123,6 +123,18 @@ function semanticProblems(doc: Record<string, unknown>): { segments: string[]; r
       else seenPaths.set(p, displayPath(segs.slice(0, 3)));
     });
   }
+  const files = storage?.['files'];
+  if (Array.isArray(files)) {
+    files.forEach((entry: unknown, i) => {
+      const f = entry as { contents?: { source?: unknown }; append?: { source?: unknown }[] } | null;
+      const sources: [string[], unknown][] = [[['storage', 'files', String(i), 'contents', 'source'], f?.contents?.source]];
+      if (Array.isArray(f?.append)) f.append.forEach((a, j) => sources.push([['storage', 'files', String(i), 'append', String(j), 'source'], a?.source]));
+      for (const [segs, src] of sources) {
+        const problem = typeof src === 'string' ? sourceProblem(src) : undefined;
+        if (problem) out.push({ segments: segs, reason: `${displayPath(segs)}: ${problem}` });
+      }
+    });
+  }
   const units = (doc['systemd'] as { units?: unknown } | undefined)?.units;
   if (Array.isArray(units)) {
     const seen = new Map<string, number>();
@@ -136,6 +148,18 @@ function semanticProblems(doc: Record<string, unknown>): { segments: string[]; r
     });
   }
   return out;
+}
+
+// The URL schemes Ignition 3 fetches from; anything else fails the machine's first boot.
+const SOURCE_SCHEMES = ['http', 'https', 'tftp', 's3', 'gs', 'arn', 'data'];
+
+function sourceProblem(src: string): string | undefined {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(src);
+  if (!m) return `must be a URL (data:, http:, https:, tftp:, s3:, gs:, arn:), got ${JSON.stringify(src.slice(0, 60))}`;
+  const scheme = (m[1] as string).toLowerCase();
+  if (!SOURCE_SCHEMES.includes(scheme)) return `Ignition cannot fetch ${scheme}: URLs (allowed: ${SOURCE_SCHEMES.join(', ')})`;
+  if (scheme === 'data' && !src.includes(',')) return 'a data URL needs a comma before its payload (data:;base64,... or data:,text)';
+  return undefined;
 }
 
 /**

@@ -122,6 +122,8 @@ test('Ignition checks: unknown keys, versions, duplicates, relative paths, YAML 
     ['ignition:\n  version: 3.4.0\nsystemd:\n  units:\n    - name: a.service\n    - name: a.service\n', /systemd\.units\[1\]\.name: unit "a\.service" is already configured by systemd\.units\[0\]/, 6],
     ['ignition:\n  version: 3.4.0\nstorage:\n  files:\n    - path: etc/x\n', /storage\.files\[0\]\.path: must be an absolute path/, 5],
     ['ignition:\n  version: 3.4.0\nstorage:\n  files:\n    - path: /a\n  directories:\n    - path: /a\n', /storage\.directories\[0\]\.path: "\/a" is already configured by storage\.files\[0\]/, 7],
+    ['ignition:\n  version: 3.4.0\nstorage:\n  files:\n    - path: /a\n      contents:\n        source: /etc/motd\n', /storage\.files\[0\]\.contents\.source: must be a URL/, 7],
+    ['ignition:\n  version: 3.4.0\nstorage:\n  files:\n    - path: /a\n      append:\n        - source: ftp://x/y\n', /storage\.files\[0\]\.append\[0\]\.source: Ignition cannot fetch ftp: URLs/, 7],
     ['ignition:\n  version: 3.4.0\nstorage: [oops\n', /YAML syntax/, undefined],
     ['- just\n- a list\n', /must be a YAML mapping/, undefined],
   ];
