@@ -213,3 +213,49 @@ describe('dnsmasq supervised in a network namespace', { skip }, () => {
     assert.ok(await dhcpRequest(net, net.clients[0]!), 'answers again');
   });
 });
+
+describe('dnsmasq in proxy-DHCP mode', { skip }, () => {
+  let net: TestNetwork;
+  let dir: string;
+  let store: ClusterStore;
+  let service: DnsmasqService;
+  const events: CocoonEvent[] = [];
+  const lines: string[] = [];
+
+  before(async () => {
+    net = await createTestNetwork({ purpose: 'dnsproxy', clientMacs: [M1] });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-dnsproxy-'));
+    const cfg = labConfig(dir, { proxy_dhcp: true }, { dnsmasq: { netns: net.ns } });
+    store = await openTestStore(path.join(dir, 'cluster'), false);
+    const bus = new EventBus();
+    bus.subscribe({}, (e) => events.push(e));
+    service = createDnsmasqService(cfg, store, bus, createLogger({ level: 'error', format: 'json', silent: true }), { onLine: (l) => lines.push(l) });
+    await service.start();
+  });
+
+  after(async () => {
+    await service?.stop();
+    await net?.destroy();
+    await store?.close();
+    if (process.env.COCOON_CAPTURE_FIXTURES === '1' && lines.length > 0) {
+      writeFileSync(fileURLToPath(new URL('../../src/dnsmasq/fixtures/proxy-session.log', import.meta.url)), `${lines.join('\n')}\n`);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('hands out no address; answers PXE clients by architecture and iPXE with the URL, ignores others', async () => {
+    const client = net.clients[0]!;
+    assert.equal(await dhcpRequest(net, client, { tries: 1 }), undefined, 'proxy mode gives no address');
+    await dhcpRequest(net, client, { tries: 1, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', clientArch: 0 });
+    await dhcpRequest(net, client, { tries: 1, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', clientArch: 7 });
+    await dhcpRequest(net, client, { tries: 1, vendorClass: 'PXEClient:Arch:00000:UNDI:002001', clientArch: 0, options: ['175:0101'] });
+    await waitFor('PXE replies', () => events.filter((e) => e.type === 'pxe').length >= 3);
+    const pxe = events.filter((e) => e.type === 'pxe');
+    assert.ok(pxe.every((e) => e.mac === M1 && e.data?.detail === 'proxy'));
+    assert.deepEqual(pxe.map((e) => e.data?.clientArch), [0, 7, 0]);
+    assert.ok((pxe[0]!.data?.tags as string[]).includes('bios'));
+    assert.ok((pxe[1]!.data?.tags as string[]).includes('efi64'));
+    assert.equal(pxe[2]!.data?.bootFile, 'http://10.77.0.1:4081/ipxe');
+    assert.equal(events.filter((e) => e.type.startsWith('dhcp-')).length, 0, 'no address messages at all');
+  });
+});

@@ -89,9 +89,10 @@ test('the integration session (restarts, SIGHUP, router adverts) has no unparsed
 test('every captured fixture line is accounted for: DHCP lines become events, nothing is lost', () => {
   for (const name of readdirSync(FIXTURES).filter((f) => f.endsWith('.log'))) {
     const text = fixture(name);
-    const events = parseAll(text);
+    // Packets dnsmasq did not answer are summarised (one event for their context lines).
+    const events = parseAll(text).filter((e) => e.data?.kind !== 'unanswered');
     const messageLines = text.split('\n').filter((l) => /\b(DHCP[A-Z]+|PXE)\(/.test(l)).length;
-    const dhcpEvents = events.filter((e) => typeof e.data?.interface === 'string').length;
+    const dhcpEvents = events.filter((e) => e.type.startsWith('dhcp-') || e.type === 'pxe').length;
     assert.equal(dhcpEvents, messageLines, `${name}: one event per DHCP message line`);
     const nonContext = text.split('\n').filter((l) => l && !/^dnsmasq-dhcp\[\d+\]: \d+ /.test(l)).length;
     assert.equal(events.length - dhcpEvents, nonContext, `${name}: one event per other line`);
@@ -161,4 +162,16 @@ test('line splitter: chunks, CRLF, split UTF-8, bounded long lines', () => {
     ['XY', true],
     ['last', false],
   ]);
+});
+
+test('proxy-DHCP session: PXE replies per architecture, iPXE gets the URL, other clients are not answered', () => {
+  const events = parseAll(fixture('proxy-session.log'));
+  assert.deepEqual(events.filter((e) => e.type === 'raw').map((e) => e.message), []);
+  const pxe = events.filter((e) => e.type === 'pxe');
+  assert.ok(pxe.some((e) => e.data?.clientArch === 0 && (e.data?.tags as string[]).includes('bios') && e.data?.detail === 'proxy'));
+  assert.ok(pxe.some((e) => e.data?.clientArch === 7 && (e.data?.tags as string[]).includes('efi64')));
+  assert.ok(pxe.some((e) => typeof e.data?.bootFile === 'string' && (e.data.bootFile as string).endsWith('/ipxe')));
+  assert.ok(!pxe.some((e) => e.data?.vendorClass === 'udhcp 1.35.0'));
+  const unanswered = events.filter((e) => e.data?.kind === 'unanswered');
+  assert.ok(unanswered.some((e) => e.data?.vendorClass === 'udhcp 1.35.0'));
 });

@@ -131,7 +131,17 @@ export class DnsmasqLogParser {
     this.tx = undefined;
     if (!tx) return;
     if (tx.msg) this.emitMessage(tx, tx.msg);
-    else if (tx.orphanLines.length > 0) this.emitRaw(tx.orphanLines.join('\n'), { xid: tx.xid, ...(tx.pid !== undefined && { pid: tx.pid }) });
+    else if (tx.orphanLines.length > 0) this.emitUnanswered(tx);
+  }
+
+  /** A packet dnsmasq logged but did not answer (e.g. a non-PXE client in proxy-DHCP mode). */
+  private emitUnanswered(tx: Transaction): void {
+    const ctx = tx.ctx;
+    const data: Record<string, unknown> = { kind: 'unanswered', xid: tx.xid, lines: tx.orphanLines.length };
+    if (tx.pid !== undefined) data.pid = tx.pid;
+    for (const k of KEPT_CONTEXT) if (ctx[k] !== undefined) data[k] = ctx[k];
+    const who = ctx.vendorClass ? ` (vendor class ${ctx.vendorClass})` : '';
+    this.info(`DHCP packet of transaction ${tx.xid}${who} not answered`, data);
   }
 
   private armTimer(): void {
@@ -175,10 +185,12 @@ export class DnsmasqLogParser {
         else tx.ctx = { ...tx.ctx, bootFile: undefined, nextServer: undefined, serverName: undefined };
       }
       tx.msg = next;
+      // The context lines so far belong to this message, not to an unanswered packet.
+      tx.orphanLines = [];
       return;
     }
 
-    const isPacketStart = /^(available DHCP range|vendor class|user class|client provides name):/.test(body);
+    const isPacketStart = /^(available DHCP (range|subnet)|vendor class|user class|client provides name):/.test(body);
     if (isPacketStart && tx.msg) {
       // A client retry or its next packet (REQUEST after OFFER) reuses the transaction id.
       this.emitMessage(tx, tx.msg);
@@ -199,7 +211,12 @@ export class DnsmasqLogParser {
     if ((r = /^read (.+)$/.exec(body))) return this.info(`dnsmasq read ${r[1]}`, { ...base, kind: 'file-read', file: r[1] });
     if ((r = /^DHCP, IP range (\S+) -- (\S+), lease time (\S+)/.exec(body)))
       return this.info(body, { ...base, kind: 'dhcp-range', start: r[1], end: r[2], leaseTime: r[3] });
-    if (/^DHCP, /.test(body) || /^(RTR-ADVERT|router advert|IPv6 router advert|SLAAC|DHCPv6)/.test(body)) return this.info(body, { ...base, kind: 'dhcp-setup' });
+    if ((r = /^RTR-([A-Z]+)\(([^)]*)\)\s*(\S*)/.exec(body))) {
+      // IPv6 router adverts (network.fast_test_network) and the solicitations that trigger them.
+      const mac = normalizeMac(r[3] ?? '');
+      return this.info(body, { ...base, kind: `router-${r[1]!.toLowerCase()}`, interface: r[2], ...(mac && { mac }) });
+    }
+    if (/^DHCP, /.test(body) || /^(router advert|IPv6 router advert|SLAAC|DHCPv6)/.test(body)) return this.info(body, { ...base, kind: 'dhcp-setup' });
     if (ERRORISH.test(body)) return this.error(body, base);
     this.emitRaw(line, base);
   }
@@ -324,7 +341,7 @@ function messageOf(dm: RegExpExecArray, line: string): PendingMessage {
 function applyContext(ctx: PacketContext, body: string): boolean {
   let r: RegExpExecArray | null;
   // Recognised but not kept (see emitMessage): the range, requested and sent options.
-  if (/^(available DHCP range|requested options|sent size):/.test(body)) return true;
+  if (/^(available DHCP (range|subnet)|requested options|sent size):/.test(body)) return true;
   if ((r = /^vendor class: (.*)$/.exec(body))) {
     ctx.vendorClass = r[1]!.trim();
     const a = PXE_ARCH.exec(ctx.vendorClass);
