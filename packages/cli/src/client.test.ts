@@ -3,7 +3,7 @@
 // are in commands.test.ts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -50,10 +50,17 @@ describe('connection settings', () => {
   });
 
   test('the settings file gives endpoint and token; COCOON_TOKEN beats it; --token beats both', async () => {
-    writeFileSync(path.join(home, 'cocoon', 'cli.yaml'), `endpoint: ${endpoint}\ntoken: from-file-token-0001\n`);
+    const file = path.join(home, 'cocoon', 'cli.yaml');
+    writeFileSync(file, `endpoint: ${endpoint}\ntoken: from-file-token-0001\n`, { mode: 0o644 });
+    chmodSync(file, 0o644);
     const env = { XDG_CONFIG_HOME: home };
+    const loose = await runCtl(['version', '--json'], { env });
+    assert.equal(loose.code, 0, loose.stderr);
+    assert.match(loose.stderr, /warning: .*cli\.yaml holds an API token but others may read it \(chmod 600/);
+    chmodSync(file, 0o600);
     const r1 = await runCtl(['version', '--json'], { env });
     assert.equal(r1.code, 0, r1.stderr);
+    assert.equal(r1.stderr, '');
     assert.deepEqual({ ...parseJson<Record<string, string>>(r1), node: undefined }, { client: '0.1.0', server: '9.9.9-test', node: undefined });
     assert.equal(seen.at(-1)?.authorization, 'Bearer from-file-token-0001');
 

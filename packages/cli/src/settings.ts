@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
@@ -74,6 +74,9 @@ export function readCliConfig(file: string): FileSettings {
   }
   // A relative CA path is relative to the settings file, not to wherever cocoonctl happens to run.
   if (out.ca) out.ca = path.resolve(path.dirname(file), out.ca);
+  if (out.token && (statSync(file).mode & 0o077) !== 0) {
+    process.stderr.write(`cocoonctl: warning: ${file} holds an API token but others may read it (chmod 600 ${file})\n`);
+  }
   return out;
 }
 
