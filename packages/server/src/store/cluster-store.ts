@@ -95,7 +95,7 @@ export class ClusterStore implements MachineStore {
     const logger = opts.logger ?? silent;
     await mkdir(dir, { recursive: true });
     const audit = opts.git.enabled
-      ? await GitAudit.open({ dir, author: { name: opts.git.authorName, email: opts.git.authorEmail }, indexFlushMs: opts.indexFlushMs })
+      ? await GitAudit.open({ dir, author: { name: opts.git.authorName, email: opts.git.authorEmail }, indexFlushMs: opts.indexFlushMs, logger })
       : undefined;
     const store = new ClusterStore(dir, audit, logger);
     await store.load(opts.git.enabled);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import { createTwoFilesPatch } from 'diff';
@@ -29,6 +29,7 @@ export interface GitAuditOptions {
   indexFlushMs?: number;
   /** Most commits written per ref update (group commit). */
   maxBatch?: number;
+  logger?: { warn(message: string, meta?: Record<string, unknown>): void };
 }
 
 export interface FileChange {
@@ -181,6 +182,7 @@ export class GitAudit {
   private indexWriting: Promise<void> = Promise.resolve();
   private readonly cache = {};
   private readonly objectDirs = new Set<string>();
+  private tmpCounter = 0;
   private commitCount = 0;
   private batchCount = 0;
 
@@ -206,6 +208,13 @@ export class GitAudit {
       throw new CocoonError('internal', `the cluster directory's git repository has a detached HEAD (${headText}); check out a branch first`);
     }
     const audit = new GitAudit(opts.dir, gitdir, m[1], opts.author, opts.indexFlushMs ?? 300, opts.maxBatch ?? 64);
+    // Lock files a killed Cocoon left behind would block git (ours and the operator's) forever.
+    for (const lock of [path.join(gitdir, ...m[1].split('/')) + '.lock', path.join(gitdir, 'index.lock')]) {
+      if (fs.existsSync(lock)) {
+        opts.logger?.warn('cluster dir: removing a stale git lock file left by an interrupted run', { file: lock });
+        await fs.promises.unlink(lock).catch(() => undefined);
+      }
+    }
     await audit.load();
     return audit;
   }
@@ -339,12 +348,13 @@ export class GitAudit {
       parent = oid;
     }
     await this.writeObjects(objects);
-    // Our own atomic ref update (temp + rename): a crash never leaves a truncated ref. Like git,
-    // no fsync: a ref lost to a power cut is repaired at start-up from the files.
+    // Our own atomic ref update through git's lock file name (<ref>.lock + rename): a crash never
+    // leaves a truncated ref. Like git, no fsync: a ref lost to a power cut is repaired at
+    // start-up from the files.
     const refFile = path.join(this.gitdir, ...this.branchRef.split('/'));
     if (this.batchCount === 0) await fs.promises.mkdir(path.dirname(refFile), { recursive: true });
-    await fs.promises.writeFile(`${refFile}.tmp-${process.pid}`, `${parent}\n`);
-    await fs.promises.rename(`${refFile}.tmp-${process.pid}`, refFile);
+    await fs.promises.writeFile(`${refFile}.lock`, `${parent}\n`);
+    await fs.promises.rename(`${refFile}.lock`, refFile);
     this.head = parent;
     this.commitCount += batch.length;
     this.batchCount++;
@@ -363,11 +373,9 @@ export class GitAudit {
   }
 
   /**
-   * Writes loose objects (zlib, like git), four at a time. One create per object (O_EXCL, no
-   * temp + rename): half the metadata operations, and those are what waits on the journal while
-   * machines' records are being fsynced. A kill -9 can at worst leave an object file empty or
-   * short, and only for an object no ref points to yet; so whenever an object already exists it
-   * is checked, and a damaged one is replaced atomically.
+   * Writes loose objects (zlib, like git), four at a time, each to a temp file renamed into place
+   * as git does: a kill -9 never leaves an empty or short object. The temp files are named like
+   * git's own (tmp_obj_*), which fsck ignores and `git prune` cleans up if a crash strands one.
    */
   private async writeObjects(objects: Map<string, NewObject>): Promise<void> {
     const list = [...objects];
@@ -380,30 +388,17 @@ export class GitAudit {
           await fs.promises.mkdir(dir, { recursive: true });
           this.objectDirs.add(dir);
         }
+        if (fs.existsSync(file)) continue;
+        // Big trees are mostly random oid bytes that hardly compress: store them (level 0) and
+        // spend no CPU on it; git reads either.
         const level = o.content.length > 64 * 1024 ? 0 : 1;
         const data = deflateSync(Buffer.concat([Buffer.from(`${o.type} ${o.content.length}\0`), o.content]), { level });
-        try {
-          await fs.promises.writeFile(file, data, { flag: 'wx', mode: 0o444 });
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          if (!this.objectIntact(file, oid)) {
-            const tmp = `${file}.tmp-${process.pid}`;
-            fs.writeFileSync(tmp, data, { mode: 0o444 });
-            fs.renameSync(tmp, file);
-          }
-        }
+        const tmp = path.join(dir, `tmp_obj_${process.pid}_${(this.tmpCounter++).toString(36)}`);
+        await fs.promises.writeFile(tmp, data, { mode: 0o444 });
+        await fs.promises.rename(tmp, file);
       }
     };
     await Promise.all(Array.from({ length: Math.min(4, list.length) }, worker));
-  }
-
-  private objectIntact(file: string, oid: string): boolean {
-    try {
-      const raw = inflateSync(fs.readFileSync(file));
-      return createHash('sha1').update(raw).digest('hex') === oid;
-    } catch {
-      return false;
-    }
   }
 
   private setPath(node: TreeNode, parts: string[], oid: string): void {

@@ -78,8 +78,9 @@ function strings(value: unknown): string[] {
  * type (null -> "" as Go's nil net.IP marshals); unknown fields stay, in their original order.
  */
 export function normalizeRecord(raw: Record<string, unknown>, serialFromPath: string): MachineRecord {
-  const base = emptyRecord(serialFromPath);
-  const out: Record<string, unknown> = { ...base, ...raw };
+  // The file's own field order first (diffs stay small), then whatever it lacks in mayu's order.
+  const out: Record<string, unknown> = { ...raw };
+  for (const [k, v] of Object.entries(emptyRecord(serialFromPath))) if (!(k in out)) out[k] = v;
   out.Serial = typeof raw.Serial === 'string' && raw.Serial !== '' ? raw.Serial : serialFromPath;
   out.MacAddresses = strings(raw.MacAddresses);
   out.InternalAddr = str(raw.InternalAddr);
