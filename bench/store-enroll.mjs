@@ -59,8 +59,8 @@ const git = (dir, args, input) =>
   execFileSync('git', args, { cwd: dir, input, maxBuffer: 1 << 30, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', HOME: dir } });
 
 /**
- * A repository as the store would have left it: `machines` machine records and `commits` commits
- * in total (the extra ones rewrite records round-robin), written with git fast-import.
+ * A repository as the store would have left it: `machines` machine records in a first commit,
+ * then `commits - 1` commits each rewriting one record (round-robin), written with git fast-import.
  */
 function seedRepo(dir, machines, commits) {
   git(dir, ['init', '-q', '-b', 'main']);
@@ -77,11 +77,12 @@ function seedRepo(dir, machines, commits) {
     const r = { ...emptyRecord(`seed-${hex}`), MacAddresses: [`06:00:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`], InternalAddr: `10.100.${(i >> 8) & 255}.${i & 255}`, Profile: 'default', State: v % 2 ? 'running' : 'installed', BootCount: v };
     return [`seed-${hex}/conf.json`, serializeRecord(r)];
   };
-  commit(0, 'cocoon: new cluster directory', [['cluster.json', '{\n  "GitStore": true\n}\n']]);
-  const total = Math.max(commits, machines + 1);
-  for (let i = 1; i < total; i++) {
+  const all = [['cluster.json', '{\n  "GitStore": true\n}\n']];
+  for (let m = 0; m < machines; m++) all.push(rec(m, 0));
+  commit(0, `cocoon: took over the cluster directory (${machines} machines)`, all);
+  for (let i = 1; i < commits; i++) {
     const m = (i - 1) % Math.max(machines, 1);
-    const v = Math.floor((i - 1) / Math.max(machines, 1));
+    const v = 1 + Math.floor((i - 1) / Math.max(machines, 1));
     commit(i, `seed-${(0x800000 + m).toString(16)}: seeded change ${v}`, machines ? [rec(m, v)] : []);
   }
   git(dir, ['fast-import', '--quiet'], chunks.join(''));
@@ -172,7 +173,7 @@ try {
     const big = path.join(root, 'fleet');
     mkdirSync(big);
     const ts = performance.now();
-    seedRepo(big, FLEET, FLEET + 1);
+    seedRepo(big, FLEET, 1);
     console.log(`\nseeded a fleet of ${FLEET} machines in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
     await run(`cluster directory with ${FLEET} machines`, big);
   }

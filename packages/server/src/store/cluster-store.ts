@@ -4,7 +4,7 @@ import { atomicWriteFile, fsyncDir, isTempFileName } from '../util/atomic-write.
 import { CocoonError } from '../util/errors.js';
 import { isIPv4, ipToInt } from '../util/ipv4.js';
 import { normalizeMac } from '../util/mac.js';
-import { blobOid, GitAudit } from './git-audit.js';
+import { GitAudit } from './git-audit.js';
 import { KeyedMutex, Mutex } from './locks.js';
 import {
   assertStorableSerial,
@@ -106,6 +106,7 @@ export class ClusterStore implements MachineStore {
 
   private async load(gitEnabled: boolean): Promise<void> {
     const files: LoadedFile[] = [];
+    const machineDirs: string[] = [];
     const entries = await readdir(this.dir, { withFileTypes: true });
     for (const ent of entries) {
       if (isTempFileName(ent.name)) {
@@ -129,23 +130,35 @@ export class ClusterStore implements MachineStore {
         this.logger.warn('cluster dir: ignoring a directory whose name is not a valid serial', { name: ent.name });
         continue;
       }
-      const sub = path.join(this.dir, ent.name);
-      let hasConf = false;
-      for (const name of await readdir(sub)) {
-        if (isTempFileName(name)) await this.removeStray(path.join(sub, name));
-        else if (name === CONF_FILE) hasConf = true;
+      machineDirs.push(ent.name);
+    }
+    // Read the machine directories a few at a time: the one scan at open should not take as long
+    // as 10 000 sequential round trips through the thread pool.
+    const texts: (string | undefined)[] = new Array(machineDirs.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      for (let i = next++; i < machineDirs.length; i = next++) {
+        const sub = path.join(this.dir, machineDirs[i] as string);
+        let hasConf = false;
+        for (const name of await readdir(sub)) {
+          if (isTempFileName(name)) await this.removeStray(path.join(sub, name));
+          else if (name === CONF_FILE) hasConf = true;
+        }
+        if (hasConf) texts[i] = await readFile(path.join(sub, CONF_FILE), 'utf8');
       }
-      if (!hasConf) continue;
-      const rel = confPath(ent.name);
-      const text = await readFile(path.join(this.dir, rel), 'utf8');
+    };
+    await Promise.all(Array.from({ length: 16 }, reader));
+    machineDirs.forEach((serial, i) => {
+      const text = texts[i];
+      if (text === undefined) return;
+      const rel = confPath(serial);
       try {
-        const record = parseRecordText(text, ent.name);
-        this.index(ent.name, deepFreeze(record));
+        this.index(serial, deepFreeze(parseRecordText(text, serial)));
         files.push({ path: rel, text });
       } catch (err) {
         this.problem(rel, err);
       }
-    }
+    });
 
     if (!files.some((f) => f.path === CLUSTER_FILE) && !this.problems.some((p) => p.path === CLUSTER_FILE)) {
       const fresh: ClusterRecord = { GitStore: gitEnabled };
@@ -169,7 +182,7 @@ export class ClusterStore implements MachineStore {
       const onDisk = new Set<string>();
       for (const f of files) {
         onDisk.add(f.path);
-        if (audit.headFile(f.path) === blobOid(f.text)) continue;
+        if (await audit.isCommitted(f.path, f.text)) continue;
         const who = f.path === CLUSTER_FILE ? 'cluster' : (f.path.split('/')[0] as string);
         const known = audit.headFile(f.path) !== undefined;
         await audit.commit(
@@ -178,6 +191,7 @@ export class ClusterStore implements MachineStore {
         );
         this.recovered.push(who);
       }
+      await audit.loadAll();
       const gone = [...audit.headFiles()]
         .map(([p]) => p)
         .filter((p) => (p === CLUSTER_FILE || /^[^/]+\/conf\.json$/.test(p)) && !onDisk.has(p) && !broken.has(p));
