@@ -2,6 +2,7 @@ import type { BootImage, CocoonConfig, OsRef, Profile } from '../config/types.js
 import type { MachineRecord } from '../store/types.js';
 import { osFor } from '../images/resolve.js';
 import { prefixToNetmask } from '../util/ipv4.js';
+import { normalizeMac } from '../util/mac.js';
 import { mergeTemplatesEnv } from './templates-env.js';
 import { machineUrls, bootBaseUrl, type MachineUrls } from './urls.js';
 
@@ -128,15 +129,16 @@ export interface NodeNetwork {
   nic: string;
 }
 
+// The facts come from the machine itself: only a well-formed MAC goes into a config file.
 function connectedMac(machine: Readonly<MachineRecord>): string {
   const nics = (machine.Hardware as { nics?: unknown } | undefined)?.nics;
   if (Array.isArray(nics) && machine.ConnectedNIC) {
     for (const n of nics as unknown[]) {
-      const nic = n as { name?: unknown; mac?: unknown };
-      if (nic && nic.name === machine.ConnectedNIC && typeof nic.mac === 'string') return nic.mac;
+      const nic = n as { name?: unknown; mac?: unknown } | null;
+      if (nic && nic.name === machine.ConnectedNIC && typeof nic.mac === 'string') return normalizeMac(nic.mac) ?? '';
     }
   }
-  return machine.MacAddresses[0] ?? '';
+  return normalizeMac(machine.MacAddresses[0] ?? '') ?? '';
 }
 
 export function nodeNetwork(config: Pick<CocoonConfig, 'network'>, machine: Readonly<MachineRecord>): NodeNetwork {

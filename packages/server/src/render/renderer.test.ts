@@ -70,6 +70,20 @@ test('an error after an include is reported in the including file, one inside it
   assert.equal(outer.line, 3);
 });
 
+test('a value with a newline cannot add a command to an iPXE script: the render fails instead', () => {
+  const r = createRenderer({ config });
+  for (const State of ['configured', 'running'] as const) {
+    for (const evil of ['vm\nchain http://evil/x', 'vm ${net0/ip}', 'vm\r\nshell']) {
+      assert.throws(() => r.ipxeMachine(testMachine(config, { Serial: evil, State })), RenderError, `${State} ${JSON.stringify(evil)}`);
+    }
+  }
+  assert.throws(() => r.ipxeMachine({ serial: 'x\nshell' }), RenderError);
+  // Machine-reported facts reach config files only as well-formed values.
+  const m = testMachine(config, { Hardware: { nics: [{ name: 'ens4', mac: '52:54:00:12:34:02\n[Service]' }] } });
+  assert.equal(r.context(m).node.mac, '');
+  assert.equal(r.context(testMachine(config)).node.mac, '52:54:00:12:34:02');
+});
+
 test('template syntax errors and missing templates are RenderErrors', () => {
   const dir = operatorTemplates({ 'ipxe/local-disk.ipxe': '#!ipxe\n{% if %}\nexit\n' });
   const e = renderError(() => createRenderer({ config, overrideDir: dir }).ipxeMachine(testMachine(config, { State: 'running' })));
