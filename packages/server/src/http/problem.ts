@@ -107,6 +107,8 @@ export function toProblem(err: unknown, instance?: string): Problem {
     ...(instance ? { instance } : {}),
   });
   if (err instanceof HttpError) return base(err.status, err.message, err.field);
+  // Render errors name template, line and reason; operators need them in the body (issue 3).
+  if (err instanceof Error && err.name === 'RenderError') return base(500, err.message);
   if (err instanceof CocoonError) {
     const status = statusOfKind(err.kind);
     // Internal errors may carry paths or library messages: keep them in the log only.
@@ -118,10 +120,6 @@ export function toProblem(err: unknown, instance?: string): Problem {
     if (typeof status === 'number' && status >= 400 && status < 600) {
       const detail = bodyParserDetail(e) ?? (e.expose && e.message ? e.message : titleOf(status));
       return base(status, status >= 500 ? 'internal error; see the server log' : detail);
-    }
-    // Render errors name template, line and reason; operators need them in the body (issue 3).
-    if ((err as { name?: string }).name === 'RenderError') {
-      return base(500, (err as Error).message);
     }
   }
   return base(500, 'internal error; see the server log');

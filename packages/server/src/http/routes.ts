@@ -52,6 +52,8 @@ export interface RouteSpec<B> {
     optional?: boolean;
     /** mayu clients do not always label JSON; compat routes parse whatever they get. */
     anyContentType?: boolean;
+    /** mayu answers malformed or missing JSON with one fixed sentence per route; so do its compat routes. */
+    invalidJsonMessage?: string;
     description?: string;
   };
   responses: Record<string, ResponseDoc>;
@@ -132,7 +134,9 @@ export function mountRoutes(router: Router, routes: Route[], opts: MountOptions)
       // Authenticate before reading a body: an unauthenticated client cannot make us parse 1 MB.
       try {
         res.locals['principal'] = opts.auth.authorize(req, spec.auth);
-        for (const [name, p] of Object.entries(spec.params ?? {})) checkParam(name, p.kind, req.params[name] as string | undefined);
+        const checked: Record<string, string> = {};
+        for (const [name, p] of Object.entries(spec.params ?? {})) checked[name] = checkParam(name, p.kind, req.params[name] as string | string[] | undefined);
+        res.locals['params'] = checked;
       } catch (err) {
         next(err);
         return;
@@ -152,18 +156,25 @@ export function mountRoutes(router: Router, routes: Route[], opts: MountOptions)
           next();
         });
       }
-      handlers.push(spec.body.anyContentType ? anyJson : strictJson);
+      const parser = spec.body.anyContentType ? anyJson : strictJson;
+      const message = spec.body.invalidJsonMessage;
+      handlers.push(
+        message
+          ? (req, res, next) =>
+              parser(req, res, (err?: unknown) => next((err as { type?: string } | undefined)?.type === 'entity.parse.failed' ? new HttpError(400, message) : err))
+          : parser,
+      );
     }
     handlers.push(async (req, res) => {
       const query: Record<string, string | undefined> = {};
       for (const [name, q] of Object.entries(spec.query ?? {})) query[name] = checkQuery(name, q, (req.query as Record<string, unknown>)[name]);
       let body: unknown = undefined;
       if (spec.body && validateBody) {
+        if (req.body === undefined && !spec.body.optional && spec.body.invalidJsonMessage) throw new HttpError(400, spec.body.invalidJsonMessage);
         const raw: unknown = req.body === undefined && spec.body.optional ? {} : req.body;
         body = validateBody(raw);
       }
-      const params: Record<string, string> = {};
-      for (const name of Object.keys(spec.params ?? {})) params[name] = req.params[name] as string;
+      const params = (res.locals['params'] ?? {}) as Record<string, string>;
       await spec.handler({ req, res, body, params, query, principal: res.locals['principal'] as Principal | undefined });
     });
     router[spec.method](spec.path, ...handlers);
@@ -199,7 +210,7 @@ export interface OpenApiOptions {
 }
 
 function toOpenApiPath(path: string): string {
-  return path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
+  return path.replace(/[:*]([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
 }
 
 function operationOf(spec: RouteSpec<unknown>): Record<string, unknown> {

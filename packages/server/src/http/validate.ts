@@ -41,12 +41,12 @@ export interface ParamKind {
 // anything that decodes to a path separator are rejected before they reach a lookup.
 export const PARAM_KINDS = {
   serial: {
-    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/,
-    description: 'machine serial: letters, digits, "_", ".", ":" and "-" (no "..", at most 128 characters)',
+    pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/,
+    description: 'machine serial: letters, digits, "_", "." and "-" (no "..", at most 128 characters)',
   },
   image: {
     pattern: /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/,
-    description: 'image file name: letters, digits, "_", ".", "+" and "-" (no "/", no "..")',
+    description: 'image file: up to 8 "/"-separated names of letters, digits, "_", ".", "+" and "-" (no "..", no empty or encoded separators)',
   },
   key: {
     pattern: /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/,
@@ -60,12 +60,18 @@ export const PARAM_KINDS = {
 
 export type ParamKindName = keyof typeof PARAM_KINDS;
 
-export function checkParam(name: string, kind: ParamKindName, value: string | undefined): string {
+/** Wildcard parameters ("*file") arrive as decoded segments: each is checked, then joined. */
+const MAX_SEGMENTS = 8;
+
+export function checkParam(name: string, kind: ParamKindName, value: string | string[] | undefined): string {
   const spec = PARAM_KINDS[kind];
-  if (value === undefined || !spec.pattern.test(value)) {
-    throw new HttpError(400, `${name}: must be a ${spec.description} (got ${JSON.stringify(value ?? '')})`, name);
+  const segments = Array.isArray(value) ? value : [value];
+  const ok = segments.length > 0 && segments.length <= MAX_SEGMENTS && segments.every((s) => s !== undefined && spec.pattern.test(s));
+  if (!ok) {
+    const shown = Array.isArray(value) ? value.join('/') : (value ?? '');
+    throw new HttpError(400, `${name}: must be a ${spec.description} (got ${JSON.stringify(shown)})`, name);
   }
-  return value;
+  return segments.join('/');
 }
 
 /** Serials are stored lower case (design: identity normalisation); lookups use the same form. */
