@@ -340,10 +340,23 @@ export function apiRoutes(d: ApiDeps): Route[] {
         serial: { description: 'only events of this machine', schema: { type: 'string', maxLength: 128 } },
         type: { description: 'comma-separated event types', schema: { type: 'string', maxLength: 1000 } },
         source: { description: 'dnsmasq, server or agent', schema: { type: 'string', enum: ['dnsmasq', 'server', 'agent'] } },
+        limit: { description: 'with Accept: application/json, at most this many recent events', schema: { type: 'integer', minimum: 1, maximum: 10_000 } },
       },
-      responses: { '200': { description: 'text/event-stream of Event', content: { 'text/event-stream': ref('Event') } } },
+      responses: {
+        '200': {
+          description: 'text/event-stream of Event; with Accept: application/json the recent events as JSON',
+          content: { 'text/event-stream': ref('Event'), 'application/json': { type: 'object', properties: { events: { type: 'array', items: ref('Event') } } } },
+        },
+      },
       handler: (ctx) => {
-        stream(ctx, parseEventFilter(ctx.query));
+        const { limit, ...rest } = ctx.query;
+        const filter = parseEventFilter(rest);
+        if (ctx.req.accepts(['text/event-stream', 'application/json']) === 'application/json') {
+          const recent = d.events.recent(filter);
+          ctx.res.json({ events: recent.slice(Math.max(0, recent.length - Number(limit ?? 100))) });
+          return;
+        }
+        stream(ctx, filter);
       },
     }),
     ...compatAdminRoutes({ store, provisioner }),

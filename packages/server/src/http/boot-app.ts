@@ -41,7 +41,7 @@ export interface ImageFile {
 export interface BootArtefacts {
   chain(q: BootQuery): Promise<Rendered>;
   /** The per-machine script; `serial` is the identity the script was rendered for. */
-  machineScript(q: BootQuery): Promise<{ rendered: Rendered; serial: string; machine: Machine | undefined }>;
+  machineScript(q: BootQuery): Promise<{ rendered: Rendered; serial: string; machine: Machine | undefined; rescue: boolean }>;
   firstStage(serial: string): Promise<Rendered>;
   firstStageIgnition(serial: string): Promise<Rendered>;
   finalConfig(machine: Machine): Promise<Rendered>;
@@ -125,7 +125,9 @@ export function bootRoutes(d: BootDeps): Route[] {
         const q: Record<string, string> = {};
         for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q[k] = v;
         const out = await artefacts.machineScript(q);
-        seen(out.serial, `iPXE script (${out.machine?.State ?? 'unknown'})`, q['mac']);
+        // Rescue is one-shot: cleared once its script is handed out, so the next boot is normal.
+        if (out.rescue) await provisioner.rescueServed(out.serial);
+        seen(out.serial, `iPXE script (${out.rescue ? 'rescue' : (out.machine?.State ?? 'unknown')})`, q['mac']);
         send(res, out.rendered);
       },
     }),

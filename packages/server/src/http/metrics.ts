@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MachineStore } from '../store/types.js';
-import type { DnsmasqHealth } from './ports.js';
 
 export type RenderKind = 'ipxe-chain' | 'ipxe-machine' | 'first-stage' | 'final-config';
 
 /**
  * The Prometheus registry of one server. Machine counts are computed when scraped (one pass over
- * the in-memory index), so nothing has to be kept in step with the store.
+ * the in-memory index), so nothing has to be kept in step with the store. The event bus and the
+ * dnsmasq service register their own metrics (cocoon_events_total, cocoon_dnsmasq_*) here too.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -14,7 +14,7 @@ export class Metrics {
   private readonly renderErrors: Counter<'kind'>;
   private readonly latency: Histogram<'route' | 'method' | 'status'>;
 
-  constructor(store: Pick<MachineStore, 'list'>, dnsmasq?: () => DnsmasqHealth | undefined) {
+  constructor(store: Pick<MachineStore, 'list'>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cocoon_' });
     new Gauge({
       name: 'cocoon_machines',
@@ -42,24 +42,6 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [this.registry],
     });
-    if (dnsmasq) {
-      new Gauge({
-        name: 'cocoon_dnsmasq_up',
-        help: '1 when the supervised dnsmasq is running',
-        registers: [this.registry],
-        collect() {
-          this.set(dnsmasq()?.running ? 1 : 0);
-        },
-      });
-      new Gauge({
-        name: 'cocoon_dnsmasq_restarts',
-        help: 'Times the supervisor restarted dnsmasq since the server started',
-        registers: [this.registry],
-        collect() {
-          this.set(dnsmasq()?.restarts ?? 0);
-        },
-      });
-    }
   }
 
   rendered(kind: RenderKind): void {

@@ -23,6 +23,10 @@ export interface OperatorPatch {
   MachineOnCabinet?: number;
   EtcdClusterToken?: string;
   Profile?: string;
+  Hostname?: string;
+  InternalAddr?: string;
+  OSName?: string;
+  OSVersion?: string;
 }
 
 export interface ProvisionerPort {
@@ -37,6 +41,7 @@ export interface ProvisionerPort {
   decommission(serial: string, audit: OperatorAudit): Promise<void>;
   declare(decl: DeclaredMachine, audit: OperatorAudit): Promise<Machine>;
   requestRescue(serial: string, audit: OperatorAudit): Promise<Machine>;
+  rescueServed(serial: string): Promise<Machine>;
 }
 
 export interface DnsmasqHealth {

@@ -98,6 +98,10 @@ export const PATCH_BODY: JsonSchema = {
     MachineOnCabinet: { type: 'integer', minimum: 0 },
     EtcdClusterToken: { type: 'string', maxLength: 1024 },
     Profile: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' },
+    Hostname: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
+    InternalAddr: { type: 'string', format: 'ipv4' },
+    OSName: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 64 },
+    OSVersion: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]*$', maxLength: 64 },
     reason,
   },
 };
