@@ -177,7 +177,7 @@ export function bootRoutes(d: BootDeps): Route[] {
         },
       },
       handler: async ({ res, body }) => {
-        const machine = await provisioner.enroll(reportFromAgentFacts(body) as never);
+        const machine = await provisioner.enroll(reportFromAgentFacts(body));
         const config = await artefacts.finalConfig(machine);
         res.setHeader('Cocoon-Serial', machine.Serial);
         send(res, config);

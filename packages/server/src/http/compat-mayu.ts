@@ -219,7 +219,7 @@ export function compatBootRoutes({ provisioner, artefacts, send, seen }: CompatB
       body: { schema: INFOPUSHER_SCHEMA, anyContentType: true, invalidJsonMessage: 'unable to parse json data in final config request' },
       responses: { '200': { description: 'the final config', content: { [contentType]: format === 'ignition' ? { type: 'object' } : { type: 'string' } } } },
       handler: async ({ res, body }) => {
-        const machine = await provisioner.enroll(reportFromInfopusher(body) as never);
+        const machine = await provisioner.enroll(reportFromInfopusher(body));
         const config = await artefacts.finalConfig(machine);
         const isJson = /json/.test(config.contentType);
         if (isJson !== (format === 'ignition')) {

@@ -1,0 +1,128 @@
+// Shared helpers of the HTTP benchmarks: a real server child process on loopback, a keep-alive
+// HTTP client, percentiles. Benchmarks print figures; they never assert timings.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const MAIN = path.join(root, 'packages/server/dist/main.js');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Writes config.yaml for a loopback server in `dir` (auth none, dnsmasq off, git as asked). */
+export function writeConfig(dir, { git = true, profiles, ipRange = { start: '10.100.0.10', end: '10.100.63.250' }, subnet = 18 } = {}) {
+  const file = path.join(dir, 'config.yaml');
+  const lines = [
+    'network:',
+    '  pxe_interface: lo',
+    '  bind_addr: 127.0.0.1',
+    '  bootstrap_range: {start: 10.99.0.100, end: 10.99.0.150}',
+    `  ip_range: {start: ${ipRange.start}, end: ${ipRange.end}}`,
+    `  subnet_size: ${subnet}`,
+    'http:',
+    '  boot: {listen: 127.0.0.1, port: 4081, public_url: "http://127.0.0.1:4081"}',
+    '  api: {listen: 127.0.0.1, port: 4080}',
+    'auth: {mode: none}',
+    'default_os: {name: flatcar, version: 1.0.0}',
+    'profiles:',
+    ...(profiles ?? [{ name: 'default' }]).map((p) => `  - {name: ${p.name}${p.quantity !== undefined ? `, quantity: ${p.quantity}` : ''}}`),
+    'paths: {cluster_dir: cluster, images_dir: images, state_dir: state}',
+    `git: {enabled: ${git}}`,
+    'dnsmasq: {enabled: false}',
+    'log: {level: warn}',
+    '',
+  ];
+  writeFileSync(file, lines.join('\n'));
+  return file;
+}
+
+/** Starts main.js on free ports and waits until /healthz answers. */
+export async function startServer(configFile) {
+  const [apiPort, bootPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [MAIN, '--config', configFile, '--no-dnsmasq', '--api-port', String(apiPort), '--boot-port', String(bootPort)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('server did not start in 120 s');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    child,
+    apiPort,
+    bootPort,
+    rssMB() {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}
+
+export function client(maxSockets) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  return function request(port, method, path, body) {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      const headers = payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {};
+      const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  };
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export function ms(x) {
+  return `${x.toFixed(2)} ms`;
+}
+
+/** Run `fn(i)` for i in [0, n) with at most `c` at a time. */
+export async function pool(n, c, fn) {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(c, n) }, worker));
+}

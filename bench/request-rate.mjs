@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Request rate of the hot read paths at several fleet sizes, against a real server (child
+// process, loopback, git audit on), and the server's RSS at each size.
+//   node bench/request-rate.mjs [seconds-per-endpoint=3] [concurrency=10] [sizes=0,1,1000,10000]
+// Endpoints: GET /ipxe, GET /ipxe/machine (a known machine, round robin), GET /api/v1/machines
+// (one fixed-size page, limit=50, so the figure compares the same work at every size).
+// The cluster dir is seeded by writing conf.json files directly; the server adopts them at start.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { client, ms, percentile, startServer, writeConfig } from './lib.mjs';
+
+const { emptyRecord, serializeRecord } = await import('../packages/server/dist/store/record.js');
+const { intToIp, ipToInt } = await import('../packages/server/dist/util/ipv4.js');
+
+const SECONDS = Number(process.argv[2] ?? 3);
+const C = Number(process.argv[3] ?? 10);
+const SIZES = (process.argv[4] ?? '0,1,1000,10000').split(',').map(Number);
+
+function seed(clusterDir, n) {
+  mkdirSync(clusterDir, { recursive: true });
+  const base = ipToInt('10.100.0.10');
+  const serials = [];
+  for (let i = 0; i < n; i++) {
+    const serial = `seed-${String(i).padStart(6, '0')}`;
+    const hex = (i + 1).toString(16).padStart(6, '0');
+    const rec = emptyRecord(serial);
+    rec.MacAddresses = [`52:54:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:02`];
+    rec.InternalAddr = intToIp(base + i);
+    rec.Hostname = serial;
+    rec.MachineID = hex.padStart(32, '0');
+    rec.Profile = 'default';
+    rec.State = 'running';
+    rec.Hardware = { cpu: { model: 'bench', cores: 8 }, memoryBytes: 68719476736, disks: [{ name: 'nvme0n1', sizeBytes: 960197124096 }] };
+    mkdirSync(path.join(clusterDir, serial));
+    writeFileSync(path.join(clusterDir, serial, 'conf.json'), serializeRecord(rec));
+    serials.push(serial);
+  }
+  return serials;
+}
+
+async function measure(request, port, pathFor) {
+  const lat = [];
+  let n = 0;
+  let errors = 0;
+  const end = performance.now() + SECONDS * 1000;
+  // Warm-up: JIT, caches, keep-alive sockets.
+  for (let i = 0; i < 50; i++) await request(port, 'GET', pathFor(i));
+  const worker = async () => {
+    while (performance.now() < end) {
+      const i = n++;
+      const t0 = performance.now();
+      const r = await request(port, 'GET', pathFor(i));
+      lat.push(performance.now() - t0);
+      if (r.status !== 200) errors++;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: C }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return { rps: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
+}
+
+const results = [];
+for (const size of SIZES) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cocoon-rate-'));
+  const t0 = performance.now();
+  const serials = seed(path.join(dir, 'cluster'), size);
+  const seedSecs = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const server = await startServer(writeConfig(dir, { git: true }));
+  const startSecs = (performance.now() - t1) / 1000;
+  const request = client(C);
+  const pick = (i) => (serials.length ? serials[i % serials.length] : `unknown-${i}`);
+  const macOf = (i) => {
+    const hex = ((serials.length ? i % serials.length : i) + 1).toString(16).padStart(6, '0');
+    return `52:54:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:02`;
+  };
+  const row = { size, seedSecs, startSecs };
+  row.ipxe = await measure(request, server.bootPort, () => '/ipxe');
+  row.machine = await measure(request, server.bootPort, (i) => `/ipxe/machine?serial=${pick(i)}&uuid=&mac=${macOf(i)}&arch=x86_64`);
+  row.list = await measure(request, server.apiPort, () => '/api/v1/machines?limit=50');
+  row.rss = server.rssMB();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+  results.push(row);
+  console.log(
+    `machines=${String(size).padStart(6)}  seed ${row.seedSecs.toFixed(1)} s, start ${row.startSecs.toFixed(1)} s, RSS ${row.rss.rss.toFixed(0)} MB (peak ${row.rss.peak.toFixed(0)} MB)`,
+  );
+  for (const [name, r] of [['/ipxe', row.ipxe], ['/ipxe/machine', row.machine], ['/api/v1/machines?limit=50', row.list]]) {
+    console.log(`  ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${ms(r.p50).padStart(9)}  p99 ${ms(r.p99).padStart(9)}${r.errors ? `  ${r.errors} non-200` : ''}`);
+  }
+}
+
+const one = results.find((r) => r.size === 1) ?? results[0];
+const big = results.at(-1);
+if (one && big && one !== big) {
+  console.log(`\nthroughput at ${big.size} machines relative to ${one.size}:`);
+  for (const k of ['ipxe', 'machine', 'list']) console.log(`  ${k.padEnd(8)} ${((big[k].rps / one[k].rps) * 100).toFixed(0)} %`);
+  console.log(`  RSS at ${big.size} machines: ${big.rss.rss.toFixed(0)} MB (target < 150 MB)`);
+}
