@@ -170,8 +170,11 @@ export function mountRoutes(router: Router, routes: Route[], opts: MountOptions)
       for (const [name, q] of Object.entries(spec.query ?? {})) query[name] = checkQuery(name, q, (req.query as Record<string, unknown>)[name]);
       let body: unknown = undefined;
       if (spec.body && validateBody) {
-        if (req.body === undefined && !spec.body.optional && spec.body.invalidJsonMessage) throw new HttpError(400, spec.body.invalidJsonMessage);
-        const raw: unknown = req.body === undefined && spec.body.optional ? {} : req.body;
+        // An empty body parses to nothing (or {} with some parsers): it is a missing body either way.
+        const empty = req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
+        const missing = empty || req.body === undefined;
+        if (missing && !spec.body.optional && spec.body.invalidJsonMessage) throw new HttpError(400, spec.body.invalidJsonMessage);
+        const raw: unknown = missing ? (spec.body.optional ? {} : undefined) : (req.body as unknown);
         body = validateBody(raw);
       }
       const params = (res.locals['params'] ?? {}) as Record<string, string>;
