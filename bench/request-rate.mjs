@@ -45,7 +45,7 @@ async function measure(request, port, pathFor) {
   let errors = 0;
   const end = performance.now() + SECONDS * 1000;
   // Warm-up: JIT, caches, keep-alive sockets.
-  for (let i = 0; i < 50; i++) await request(port, 'GET', pathFor(i));
+  for (let i = 0; i < 500; i++) await request(port, "GET", pathFor(i));
   const worker = async () => {
     while (performance.now() < end) {
       const i = n++;
