@@ -8,7 +8,7 @@ import { normalizeMac } from '../util/mac.js';
 import { notFound } from '../util/errors.js';
 import type { Authenticator } from './auth.js';
 import { compatAdminRoutes } from './compat-mayu.js';
-import type { Metrics } from './metrics.js';
+import { requestObserver, type Metrics } from './metrics.js';
 import { HttpError, problemHandler } from './problem.js';
 import type { DnsmasqHealth, Machine, OperatorAudit, OperatorPatch, ProvisionerPort } from './ports.js';
 import { mountRoutes, notFoundHandler, openApiDocument, queryFlag, route, type Route, type RouteContext } from './routes.js';
@@ -386,9 +386,10 @@ export function createApiApp(d: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const router = express.Router({ caseSensitive: true, strict: false });
-  mountRoutes(router, apiRoutes(d), { auth: d.auth, maxBody: d.config.http.api.max_body, observe: (r, m, s, t) => d.metrics.observe(r, m, s, t) });
+  mountRoutes(router, apiRoutes(d), { auth: d.auth, maxBody: d.config.http.api.max_body, observe: requestObserver(d.metrics, d.log) });
   app.use(router);
   app.use(notFoundHandler());
   app.use(problemHandler(d.log));
   return app;
 }
+

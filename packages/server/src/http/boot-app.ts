@@ -7,7 +7,7 @@ import { notFound } from '../util/errors.js';
 import type { Authenticator } from './auth.js';
 import { compatBootRoutes } from './compat-mayu.js';
 import { AGENT_FACTS_SCHEMA, reportFromAgentFacts, type AgentFactsBody } from './enroll-body.js';
-import type { Metrics } from './metrics.js';
+import { requestObserver, type Metrics } from './metrics.js';
 import type { Machine, ProvisionerPort } from './ports.js';
 import { HttpError, problemHandler } from './problem.js';
 import { mountRoutes, notFoundHandler, route, type Route, type RouteContext } from './routes.js';
@@ -304,10 +304,11 @@ export function createBootApp(d: BootDeps, routes = bootRoutes(d)): Express {
   mountRoutes(router, routes, {
     auth: d.auth,
     maxBody: d.config.http.api.max_body,
-    observe: (r, m, s, t) => d.metrics.observe(r, m, s, t),
+    observe: requestObserver(d.metrics, d.log),
   });
   app.use(router);
   app.use(notFoundHandler());
   app.use(problemHandler(d.log));
   return app;
 }
+

@@ -56,3 +56,11 @@ export class Metrics {
     this.latency.observe({ route, method, status: String(status) }, seconds);
   }
 }
+
+/** The route table's per-request callback: latency histogram, and an access log line at debug level. */
+export function requestObserver(metrics: Metrics, log: { debug(message: string, meta: Record<string, unknown>): void }) {
+  return (route: string, method: string, status: number, seconds: number): void => {
+    metrics.observe(route, method, status, seconds);
+    log.debug('request', { route, method, status, ms: Math.round(seconds * 1e4) / 10 });
+  };
+}
