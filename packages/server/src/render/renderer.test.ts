@@ -108,6 +108,7 @@ test('operator templates override the built-in ones of the same name; the rest s
 test('an invalid Ignition result names the template, the rendered line and the reason, and serves nothing', () => {
   const dir = operatorTemplates({
     'ignition/default.yaml': [
+      '{% set note = "a block tag line: template and output lines differ" %}',
       'ignition:',
       '  version: 3.4.0',
       'storage:',
@@ -125,7 +126,7 @@ test('an invalid Ignition result names the template, the rendered line and the r
   assert.equal(e.lineOf, 'output');
   assert.equal(e.line, 6);
   assert.match(e.reason, /storage\.files\[0\]\.mode: must be integer,null \(got "0644"\)|storage\.files\[0\]\.mode: must be integer/);
-  assert.match(e.reason, /\[line 6: "mode: \\"0644\\""\]/);
+  assert.match(e.reason, /\[line 6: "mode: \\"0644\\"", template line 7\]/);
   assert.match(e.message, /default\.yaml \(rendered output, line 6\)/);
 });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import nunjucks from 'nunjucks';
 import type { BootImage, CocoonConfig, Profile } from '../config/types.js';
 import type { MachineRecord } from '../store/types.js';
@@ -255,11 +256,21 @@ export class Renderer {
   /** A rendered config that failed a check: name the template and the line of the rendered text. */
   private outputError(template: string, text: string, err: unknown): RenderError {
     const lines = text.split('\n');
-    const show = (line: number | undefined): string => {
-      const src = line !== undefined ? lines[line - 1] : undefined;
-      return src !== undefined ? ` [line ${line}: ${JSON.stringify(src.trim())}]` : '';
-    };
     const file = templateFile(this.t, template);
+    // A rendered line that appears exactly once, as it is, in the template (no values put in)
+    // tells the template line too; otherwise only the rendered line and its text are certain.
+    let source: string[] = [];
+    try {
+      if (file) source = readFileSync(file, 'utf8').split('\n');
+    } catch {
+      source = [];
+    }
+    const show = (line: number | undefined): string => {
+      const out = line !== undefined ? lines[line - 1]?.trim() : undefined;
+      if (out === undefined) return '';
+      const hits = out === '' ? [] : source.flatMap((l, i) => (l.trim() === out ? [i + 1] : []));
+      return ` [line ${line}: ${JSON.stringify(out)}${hits.length === 1 ? `, template line ${hits[0]}` : ''}]`;
+    };
     let problems: ConfigProblem[];
     if (err instanceof YamlSyntaxError) problems = [{ path: '', reason: err.reason, ...(err.line !== undefined ? { line: err.line } : {}) }];
     else if (err instanceof InvalidConfigError) problems = err.problems;
