@@ -80,13 +80,17 @@ export class Artefacts implements BootArtefacts, Previewer {
     // found by the MAC it booted from.
     const machine = store.get(identity.serial) ?? (mac ? store.byMac(mac) : undefined);
     const target = machine ?? { serial: identity.serial, ...(q.uuid ? { uuid: q.uuid } : {}), ...(mac ? { mac } : {}) };
-    const rendered = this.render('ipxe-machine', () => ({ contentType: IPXE, body: renderer.ipxeMachine(target, request(q)) }));
+    // Kernel, initrd and install image come from the OS version's manifest (the one async lookup).
+    const install = await renderer.installFiles(target);
+    const rendered = this.render('ipxe-machine', () => ({ contentType: IPXE, body: renderer.ipxeMachine(target, { ...request(q), install }) }));
     return { rendered, serial: machine?.Serial ?? identity.serial, machine, rescue: renderer.flow(target) === 'rescue' };
   }
 
   async firstStage(serial: string): Promise<Rendered> {
     const target = this.o.store.get(serial) ?? { serial };
-    return this.render('first-stage', () => ({ contentType: SHELL, body: this.o.renderer.firstStageScript(target) }));
+    // The install image's name, sha256 and size: the script refuses an image it cannot verify.
+    const install = await this.o.renderer.installFiles(target);
+    return this.render('first-stage', () => ({ contentType: SHELL, body: this.o.renderer.firstStageScript(target, { install }) }));
   }
 
   async firstStageIgnition(serial: string): Promise<Rendered> {
@@ -106,8 +110,10 @@ export class Artefacts implements BootArtefacts, Previewer {
 
   async preview(kind: PreviewKind, machine: Machine): Promise<Rendered> {
     switch (kind) {
-      case 'ipxe':
-        return this.render('ipxe-machine', () => ({ contentType: IPXE, body: this.o.renderer.ipxeMachine(machine) }));
+      case 'ipxe': {
+        const install = await this.o.renderer.installFiles(machine);
+        return this.render('ipxe-machine', () => ({ contentType: IPXE, body: this.o.renderer.ipxeMachine(machine, { install }) }));
+      }
       case 'first-stage':
         return this.firstStage(machine.Serial);
       case 'ignition': {

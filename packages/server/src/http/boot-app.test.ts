@@ -1,4 +1,5 @@
 import { test, before, after } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import type { Problem } from './problem.js';
 import { agentFacts, json, rawRequest, startTestServer, type TestServer } from './testing.js';
@@ -26,6 +27,8 @@ test('iPXE chain and per-machine script; the request lands on the machine timeli
   r = await boot('GET', '/ipxe/machine?serial=BOOT-1&uuid=&mac=52:54:00:aa:00:01&arch=x86_64');
   assert.equal(r.status, 200, r.text);
   assert.match(r.text, /^#!ipxe/);
+  // Kernel and initrd are the manifest's roles; the kernel line names the initrd (EFI) and the script.
+  assert.match(r.text, /^kernel http:\/\/127\.0\.0\.1:4081\/images\/boot-1\/vmlinuz initrd=initrd\.cpio\.gz .*cocoon\.script=http:\/\/127\.0\.0\.1:4081\/first-stage\/boot-1 /m);
   assert.ok(s.events.timeline('boot-1').some((e) => e.type === 'http-boot'));
   r = await boot('GET', '/ipxe/machine?serial=0&uuid=&mac=not-a-mac');
   assert.equal(r.status, 400);
@@ -39,6 +42,11 @@ test('first-stage script and first-stage Ignition', async () => {
   assert.equal(r.status, 200, r.text);
   assert.match(r.text, /^#!/);
   assert.match(String(r.headers['content-type']), /^text\/x-shellscript/);
+  // The install image of the manifest, with the checksum the script verifies the stream against.
+  const sha = createHash('sha256').update(Buffer.alloc(5000, 2)).digest('hex');
+  assert.match(r.text, /^COCOON_IMAGE='install_image\.bin\.bz2'$/m);
+  assert.match(r.text, new RegExp(`^COCOON_IMAGE_SHA256='${sha}'$`, 'm'));
+  assert.match(r.text, /^COCOON_IMAGE_SIZE='5000'$/m);
   r = await boot('GET', '/first-stage/fs-1/ignition.json');
   assert.equal(r.status, 200, r.text);
   assert.ok(JSON.parse(r.text).ignition.version);
