@@ -65,6 +65,7 @@ export interface NetworkConfig {
   firmware: { bios: boolean; uefi: boolean; arm64: boolean };
   host_policy: 'answer' | 'ignore-installed';
   static_leases: boolean;
+  ping_check: boolean;
   fast_test_network: boolean;
 }
 

@@ -63,7 +63,8 @@ test('default config: interface, range, TFTP, exclusive PXE tags, DNS off, accep
     }
     // Every boot line but the iPXE one needs both !ipxe and pxe: the tag sets never overlap.
     for (const b of l.filter((x) => x.startsWith('dhcp-boot=') && !x.startsWith('dhcp-boot=tag:ipxe,'))) assert.match(b, /^dhcp-boot=tag:!ipxe,tag:pxe,tag:(bios|efi64|arm64),/);
-    assert.ok(!l.some((x) => /no-ping|enable-ra|proxy|pxe-service|set:.*hostsdir|arm64/.test(x)), text);
+    assert.ok(l.includes('no-ping'), 'no ICMP probe by default: it serialises new clients');
+    assert.ok(!l.some((x) => /enable-ra|proxy|pxe-service|set:.*hostsdir|arm64/.test(x)), text);
     assert.ok(!/\n\n\n/.test(text));
     await dnsmasqAccepts(dir, text);
   }));
@@ -97,6 +98,14 @@ test('router, DNS, NTP, DNS port, arm64, fast test network, extra lines', () =>
     assert.ok(!l.includes('dhcp-option=3'));
     assert.ok(!l.some((x) => x.includes('pool.ntp.org')), 'names cannot go into option 42');
     await dnsmasqAccepts(dir, text);
+  }));
+
+test('network.ping_check keeps dnsmasq’s ICMP probe, except on fast test networks', () =>
+  withDir(async (dir) => {
+    const on = config(dir, { ping_check: true });
+    assert.doesNotMatch(renderDnsmasqConfig(on, dnsmasqPaths(on), on.paths.tftp_root, BOOT), /^no-ping$/m);
+    const lab = config(dir, { ping_check: true, fast_test_network: true });
+    assert.match(renderDnsmasqConfig(lab, dnsmasqPaths(lab), lab.paths.tftp_root, BOOT), /^no-ping$/m);
   }));
 
 test('firmware kinds turned off get no boot line', () =>

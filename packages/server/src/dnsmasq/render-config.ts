@@ -35,6 +35,8 @@ export interface DnsmasqTemplateContext {
   hosts_dir: string;
   tftp_root: string;
   fast_test_network: boolean;
+  /** network.ping_check (off also under fast_test_network). */
+  ping_check: boolean;
   ipxe_url: string;
   boot: { bios: string | null; uefi: string | null; arm64: string | null };
   extra: string[];
@@ -73,6 +75,7 @@ export function dnsmasqTemplateContext(config: CocoonConfig, paths: DnsmasqPaths
     hosts_dir: safeValue('paths.state_dir', paths.hostsDir),
     tftp_root: safeValue('paths.tftp_root', tftpRoot),
     fast_test_network: net.fast_test_network,
+    ping_check: net.ping_check && !net.fast_test_network,
     ipxe_url: ipxeUrl,
     boot: {
       bios: boot.bios ? safeValue('paths.tftp_root', boot.bios) : null,

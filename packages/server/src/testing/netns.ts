@@ -154,20 +154,20 @@ export interface DhcpResult {
   lease: string;
 }
 
-let scriptDir: string | undefined;
+let scriptFile: string | undefined;
 function udhcpcScript(): string {
-  if (!scriptDir) {
-    scriptDir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-udhcpc-'));
-    const dir = scriptDir;
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  const file = path.join(scriptDir, 'report.sh');
+  // Written once: rewriting it while another client runs it fails with "text file busy".
+  if (scriptFile) return scriptFile;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-udhcpc-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'report.sh');
   // Reports what the server sent and configures nothing: the test decides about addresses.
   writeFileSync(
     file,
     '#!/bin/sh\n[ "$1" = bound ] || exit 0\nfor v in ip boot_file siaddr router dns serverid lease; do eval "echo COCOON_DHCP $v=\\$$v"; done\n',
   );
   chmodSync(file, 0o755);
+  scriptFile = file;
   return file;
 }
 
