@@ -1,4 +1,4 @@
-import { Agent, fetch, type Response } from 'undici';
+import type { Agent, Response } from 'undici';
 import { ApiError, ReachError, type Problem } from './errors.js';
 import type { Connection } from './settings.js';
 
@@ -22,13 +22,16 @@ export interface TextAnswer {
  * dispatcher (Node 20's global fetch cannot take a CA), problem+json errors and unreachable
  * servers turned into ApiError / ReachError.
  */
+// Loaded on first use: usage errors, --help and shell completion (run on every TAB) stay quick.
+type Undici = Pick<typeof import('undici'), 'Agent' | 'fetch'>;
+let undici: Promise<Undici> | undefined;
+const loadUndici = (): Promise<Undici> => (undici ??= import('undici'));
+
 export class ApiClient {
-  private readonly requestAgent: Agent;
+  private requestAgent?: Agent;
   private streamAgent?: Agent;
 
-  constructor(readonly connection: Connection) {
-    this.requestAgent = this.makeAgent({ headersTimeout: 60_000, bodyTimeout: 60_000 });
-  }
+  constructor(readonly connection: Connection) {}
 
   /** Absolute URL of an API path; the endpoint may carry a base path (reverse proxy). */
   url(pathname: string, query?: Query): string {
@@ -55,23 +58,26 @@ export class ApiClient {
 
   /** An open response whose body the caller reads (SSE); no body time-out, the caller watches idleness. */
   async stream(pathname: string, opts: RequestOptions = {}): Promise<Response> {
-    this.streamAgent ??= this.makeAgent({ headersTimeout: 30_000, bodyTimeout: 0 });
+    this.streamAgent ??= await this.makeAgent({ headersTimeout: 30_000, bodyTimeout: 0 });
     return this.send('GET', pathname, opts, 'text/event-stream', this.streamAgent);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.requestAgent.close(), this.streamAgent?.close()]);
+    await Promise.all([this.requestAgent?.close(), this.streamAgent?.close()]);
   }
 
-  private makeAgent(timeouts: { headersTimeout: number; bodyTimeout: number }): Agent {
+  private async makeAgent(timeouts: { headersTimeout: number; bodyTimeout: number }): Promise<Agent> {
     const { ca, insecure } = this.connection;
+    const { Agent } = await loadUndici();
     return new Agent({
       ...timeouts,
       connect: { timeout: 10_000, ...(ca ? { ca } : {}), ...(insecure ? { rejectUnauthorized: false } : {}) },
     });
   }
 
-  private async send(method: string, pathname: string, opts: RequestOptions, accept: string, agent = this.requestAgent): Promise<Response> {
+  private async send(method: string, pathname: string, opts: RequestOptions, accept: string, streamAgent?: Agent): Promise<Response> {
+    const agent = streamAgent ?? (this.requestAgent ??= await this.makeAgent({ headersTimeout: 60_000, bodyTimeout: 60_000 }));
+    const { fetch } = await loadUndici();
     const url = this.url(pathname, opts.query);
     const headers: Record<string, string> = { accept, 'user-agent': 'cocoonctl', ...opts.headers };
     if (this.connection.token) headers.authorization = `Bearer ${this.connection.token}`;
