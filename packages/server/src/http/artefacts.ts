@@ -95,8 +95,9 @@ export class Artefacts implements BootArtefacts, Previewer {
 
   async firstStageIgnition(serial: string): Promise<Rendered> {
     const target = this.o.store.get(serial) ?? { serial };
+    const install = await this.o.renderer.installFiles(target);
     return this.render('first-stage', () => {
-      const r = this.o.renderer.firstStageIgnition(target);
+      const r = this.o.renderer.firstStageIgnition(target, { install });
       return { contentType: r.contentType, body: r.body };
     });
   }

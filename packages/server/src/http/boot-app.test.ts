@@ -88,7 +88,6 @@ test('enrollment: record, Cocoon-Serial, final config; /config again; reports mo
 test('reports and config for unknown machines are 404 problems', async () => {
   for (const [method, path, body] of [
     ['GET', '/config/nobody', undefined],
-    ['POST', '/machines/nobody/progress', { message: 'x' }],
     ['POST', '/machines/nobody/installed', {}],
     ['POST', '/machines/nobody/failed', { reason: 'x' }],
     ['POST', '/machines/nobody/boot-complete', {}],
@@ -97,6 +96,13 @@ test('reports and config for unknown machines are 404 problems', async () => {
     assert.equal(r.status, 404, `${method} ${path}: ${r.text}`);
     assert.match(String(r.headers['content-type']), /^application\/problem\+json/);
   }
+});
+
+test('progress before enrollment lands on the timeline of the serial the script was rendered for', async () => {
+  const r = await post('/machines/early-1/progress', { message: 'first stage started' });
+  assert.equal(r.status, 204);
+  assert.ok(s.events.timeline('early-1').some((e) => e.type === 'progress' && e.message === 'first stage started'));
+  assert.equal(s.store.get('early-1'), undefined);
 });
 
 test('bad enrollment bodies: malformed, wrong types, no NICs, bad MAC, oversized, wrong method', async () => {

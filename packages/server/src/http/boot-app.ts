@@ -204,16 +204,18 @@ export function bootRoutes(d: BootDeps): Route[] {
       method: 'post',
       path: '/machines/:serial/progress',
       operationId: 'reportProgress',
-      summary: 'First-stage progress line (becomes a timeline event)',
+      summary: 'First-stage progress line (becomes a timeline event, also before the machine is enrolled)',
       tag: 'reports',
       auth: 'public',
       params: SERIAL,
-      body: { schema: { type: 'object', required: ['message'], properties: { message: { type: 'string', maxLength: 2000 } } } },
+      body: { schema: { type: 'object', required: ['message'], properties: { message: { type: 'string', minLength: 1, maxLength: 2000 } } } },
       responses: NO_CONTENT,
       handler: (ctx) => {
         const serial = serialOf(ctx);
-        if (!store.get(serial)) throw notFound('machine', serial);
-        provisioner.reportProgress(serial, ctx.body.message);
+        // The first stage reports before it has enrolled: those lines still belong on the
+        // machine's timeline (bounded per machine; nothing is stored).
+        if (store.get(serial)) provisioner.reportProgress(serial, ctx.body.message);
+        else events.publish({ source: 'agent', type: 'progress', serial, message: ctx.body.message });
         ctx.res.status(204).end();
       },
     }),
