@@ -14,3 +14,4 @@ export { ProfileQuota, DEFAULT_PROFILE } from './lifecycle/profile-quota.js';
 export { newMachineId, hostnameFromMachineId, isMachineId, isValidHostname } from './lifecycle/machine-id.js';
 export { CocoonError, type ErrorKind } from './util/errors.js';
 export { atomicWriteFile, fsyncDir } from './util/atomic-write.js';
+export { createRenderer, selfTest as renderSelfTest, Renderer, RenderError, machineUrls, machineUrlsFor, bootBaseUrl, BUILTIN_TEMPLATES_DIR, type MachineUrls, type RenderedConfig, type RenderRequest, type RenderTarget } from './render/index.js';
