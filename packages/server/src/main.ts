@@ -21,9 +21,8 @@ const argv = yargs(hideBin(process.argv))
   .help()
   .parseSync();
 
-let config: CocoonConfig;
-try {
-  config = readConfigFile(argv.config, (doc) =>
+const loadConfig = (): CocoonConfig =>
+  readConfigFile(argv.config, (doc) =>
     applyConfigOverrides(doc, {
       clusterDir: argv['cluster-dir'],
       git: argv.git,
@@ -35,6 +34,10 @@ try {
       logLevel: argv['log-level'],
     }),
   );
+
+let config: CocoonConfig;
+try {
+  config = loadConfig();
 } catch (err) {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
@@ -43,7 +46,7 @@ try {
   throw err;
 }
 
-runServer(config).catch((err: unknown) => {
+runServer(config, { reloadConfig: loadConfig }).catch((err: unknown) => {
   process.stderr.write(`cocoon-server: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -175,10 +175,43 @@ export async function startServer(config: CocoonConfig, opts: StartOptions = {})
   }
 }
 
-/** main.ts: start, log, and stop gracefully on SIGTERM / SIGINT. */
-export async function runServer(config: CocoonConfig): Promise<void> {
+/**
+ * SIGHUP: read the configuration file again and apply it to dnsmasq (network, dnsmasq, TFTP root,
+ * declared machines): its config is re-rendered and tested, and dnsmasq restarts only if it
+ * changed. A refused configuration is logged and everything keeps running as it was.
+ */
+async function reloadDnsmasq(server: RunningServer, load: () => CocoonConfig, log: ReturnType<typeof createLogger>): Promise<void> {
+  let next: CocoonConfig;
+  try {
+    next = load();
+  } catch (err) {
+    log.error('configuration reload refused: the file is invalid; nothing changed', { reason: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  if (!server.dnsmasq) {
+    log.warn('configuration reload: dnsmasq was disabled at start; restart the server to run it');
+    return;
+  }
+  try {
+    const { restarted } = await server.dnsmasq.reload(next);
+    log.info('configuration reloaded for dnsmasq (other sections take effect at the next start)', { dnsmasqRestarted: restarted });
+  } catch (err) {
+    log.error('configuration reload refused; dnsmasq keeps its configuration', { reason: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** main.ts: start, log, stop gracefully on SIGTERM / SIGINT, reload dnsmasq's part of the config on SIGHUP. */
+export async function runServer(config: CocoonConfig, opts: { reloadConfig?: () => CocoonConfig } = {}): Promise<void> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
   const server = await startServer(config, { logger: log });
+  const reload = opts.reloadConfig;
+  if (reload) {
+    let reloading = Promise.resolve();
+    process.on('SIGHUP', () => {
+      log.info('signal received', { signal: 'SIGHUP' });
+      reloading = reloading.then(() => reloadDnsmasq(server, reload, log));
+    });
+  }
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
