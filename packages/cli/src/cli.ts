@@ -92,8 +92,12 @@ function report(err: unknown, debug: boolean): void {
   }
 }
 
+const COMMAND_GROUPS = new Set(['config', 'images']);
+
+/** The word yargs could not match: the first positional, or the one after a command group. */
 function firstWord(args: string[]): string {
-  return args.find((a) => !a.startsWith('-')) ?? '';
+  const words = args.filter((a) => !a.startsWith('-'));
+  return (COMMAND_GROUPS.has(words[0] ?? '') ? words[1] : words[0]) ?? '';
 }
 
 function hint(err: ApiError): string {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError, readConfigFile } from '@cocoon/server/config';
 import { ADMIN_TOKEN, agentFacts, READ_TOKEN, startTestServer, testConfigDoc, type TestServer } from '@cocoon/server/http/testing';
 import type { HistoryEntry, MachineRecord } from '@cocoon/server/store/types';
-import { parseJson, runCtl, type CtlResult } from './testing/run-ctl.js';
+import { parseJson, runCtl, runCtlOnTty, type CtlResult } from './testing/run-ctl.js';
 
 let dir = '';
 let server: TestServer;
@@ -210,13 +210,19 @@ describe('changing', () => {
     const dup = await ctl('add', '--mac', '52:54:00:aa:00:02', '--ip', '10.99.1.200');
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /^cocoonctl: Conflict \(HTTP 409\): .*10\.99\.1\.200/);
-    ok(await ctl('decommission', 'rack1-u7', '--yes', '--reason', 'test cleanup'));
+    const confirmed = await runCtlOnTty(['decommission', 'rack1-u7', '--reason', 'test cleanup', ...admin], 'rack1-u7\n');
+    assert.equal(confirmed.code, 0, confirmed.stdout);
+    assert.match(confirmed.stdout, /rack1-u7: decommissioned/);
   });
 
   test('decommission: --yes needed without a terminal; afterwards the machine is gone (404, exit 1)', async () => {
     const noTty = await ctl('decommission', 'srv-b', '--reason', 'retired');
     assert.equal(noTty.code, 2);
     assert.match(noTty.stderr, /stdin is not a terminal: add --yes/);
+    const wrong = await runCtlOnTty(['decommission', 'srv-b', '--reason', 'retired', ...admin], 'srv-x\n');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stdout, /Type the serial to confirm: [\s\S]*not confirmed; nothing changed/);
+    assert.equal((await machine('srv-b')).Serial, 'srv-b');
     assert.deepEqual(parseJson(ok(await ctl('decommission', 'srv-b', '--reason', 'retired', '--yes', '--json'))), { serial: 'srv-b', decommissioned: true });
     const gone = await ctl('status', 'srv-b');
     assert.equal(gone.code, 1);

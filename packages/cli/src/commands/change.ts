@@ -143,7 +143,7 @@ async function confirm(serial: string): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`Decommission ${serial}? Its record is removed (history stays in git). Type the serial to confirm: `);
-    if (answer.trim() !== serial) throw new CommandFailed('not confirmed; nothing changed');
+    if (answer.trim() !== serial) throw new CommandFailed('cocoonctl: not confirmed; nothing changed');
   } finally {
     rl.close();
   }

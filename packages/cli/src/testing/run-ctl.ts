@@ -26,6 +26,10 @@ export interface CtlOptions {
  * XDG_CONFIG_HOME unless the test sets one.
  */
 export function runCtl(args: string[], opts: CtlOptions = {}): Promise<CtlResult> {
+  return runWith(process.execPath, [CTL_MAIN, ...args], opts);
+}
+
+function runWith(file: string, argv: string[], opts: CtlOptions): Promise<CtlResult> {
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('COCOON_') && k !== 'XDG_CONFIG_HOME') base[k] = v;
   const env: Record<string, string> = { ...base, XDG_CONFIG_HOME: emptyConfigHome() };
@@ -34,7 +38,7 @@ export function runCtl(args: string[], opts: CtlOptions = {}): Promise<CtlResult
     else env[k] = v;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CTL_MAIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -66,4 +70,15 @@ export function parseJson<T>(r: CtlResult): T {
   } catch {
     throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`);
   }
+}
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Run cocoonctl on a pseudo-terminal (util-linux `script`), typing `input`: for what only happens
+ * at a terminal, such as the decommission confirmation. stdout and stderr arrive mixed.
+ */
+export function runCtlOnTty(args: string[], input: string, opts: CtlOptions = {}): Promise<CtlResult> {
+  const command = [process.execPath, CTL_MAIN, ...args].map(shellQuote).join(' ');
+  return runWith('script', ['-qec', command, '/dev/null'], { ...opts, input });
 }
