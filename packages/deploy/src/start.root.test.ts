@@ -106,7 +106,7 @@ test('the image start command, run on the host, serves DHCP and HTTP as the imag
     // 5. DHCP from its dnsmasq, unprivileged but for the file capabilities.
     const client = net.clients[0];
     assert.ok(client);
-    // deploy/config.yaml keeps dnsmasq's ping check (about 3 s before an offer): give the client time.
+    // Give the client time: with network.ping_check on, dnsmasq waits about 3 s before an offer.
     const lease = await dhcpRequest(net, client, { vendorClass: 'PXEClient:Arch:00000:UNDI:002001', clientArch: 0, tries: 3, timeoutSec: 5 });
     assert.ok(lease, `no DHCP answer; server output:\n${output}`);
     const range = cfg.network.bootstrap_range as { start: string; end: string };
