@@ -50,7 +50,7 @@ export function writeConfig(dir, { git = true, profiles, ipRange = { start: '10.
 /** Starts main.js on free ports and waits until /healthz answers. */
 export async function startServer(configFile) {
   const [apiPort, bootPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [MAIN, '--config', configFile, '--no-dnsmasq', '--api-port', String(apiPort), '--boot-port', String(bootPort)], {
+  const child = spawn(process.execPath, [...(process.env.SERVER_NODE_FLAGS ? process.env.SERVER_NODE_FLAGS.split(' ') : []), MAIN, '--config', configFile, '--no-dnsmasq', '--api-port', String(apiPort), '--boot-port', String(bootPort)], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
