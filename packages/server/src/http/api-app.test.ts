@@ -199,6 +199,9 @@ test('SSE: /api/v1/events streams live events; JSON with Accept: application/jso
   const r = await api('GET', '/api/v1/events?serial=api-4', { token: READ_TOKEN, headers: { accept: 'application/json' } });
   assert.equal(r.status, 200);
   assert.ok(r.json<{ events: { message: string }[] }>().events.some((e) => e.message === 'sse check'));
+  const head = await reader('HEAD', '/api/v1/events');
+  assert.equal(head.status, 200);
+  assert.match(String(head.headers['content-type']), /^text\/event-stream/);
   const bad = await reader('GET', '/api/v1/events?mac=nope');
   assert.equal(bad.status, 400);
   assert.equal(bad.json<Problem>().field, 'mac');

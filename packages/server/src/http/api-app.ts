@@ -364,6 +364,11 @@ export function apiRoutes(d: ApiDeps): Route[] {
   return routes;
 
   function stream(ctx: RouteContext<unknown>, filter: ReturnType<typeof parseEventFilter>): void {
+    // HEAD gets the stream's headers, not a stream that never ends.
+    if (ctx.req.method === 'HEAD') {
+      ctx.res.status(200).type('text/event-stream').end();
+      return;
+    }
     const stop = streamEvents(d.events, filter, ctx.req, ctx.res);
     d.streams.add(stop);
     ctx.res.once('close', () => d.streams.delete(stop));
