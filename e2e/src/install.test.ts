@@ -12,14 +12,17 @@ describe('install flow, BIOS', () => {
   let m: Machine | undefined;
   let firstInstall: MachineView | undefined;
 
-  test('1: an empty machine is installed and reaches running', { skip: suite.skip, todo: PENDING.install, timeout: 420_000 }, suite.step(async (lab) => {
+  test('1: an empty machine is installed and reaches running', { skip: suite.skip, todo: PENDING.install, timeout: 420_000 }, suite.step(async (lab, t) => {
     m = await lab.addMachine({ firmware: 'bios', diskMiB: 96 });
     const { serial, mac } = m.spec;
     assert.equal(await lab.record(serial), undefined, 'the machine is unknown before its first boot');
+    const t0 = Date.now();
+    const at = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
     m.powerOn();
 
     // DHCP -> iPXE -> first-stage -> agent enrollment
     const enrolled = await lab.waitForState(m, 'installing', 180_000);
+    t.diagnostic(`enrolled ${at()} after power-on`);
     assert.equal(enrolled.Serial, serial);
     assert.ok(enrolled.MacAddresses.map((x) => x.toLowerCase()).includes(mac), `MacAddresses ${enrolled.MacAddresses} has ${mac}`);
     const ip = ipv4ToInt(enrolled.InternalAddr);
@@ -31,7 +34,9 @@ describe('install flow, BIOS', () => {
 
     // image streamed to the disk, checksum verified -> installed -> reboot -> local disk -> running
     await lab.waitForState(m, 'installed', 300_000);
+    t.diagnostic(`installed ${at()} after power-on`);
     const running = await lab.waitForState(m, 'running', 180_000);
+    t.diagnostic(`running ${at()} after power-on`);
     await m.waitPoweredOff(60_000);
     firstInstall = running;
     assert.equal(running.InternalAddr, enrolled.InternalAddr);
