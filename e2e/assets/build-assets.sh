@@ -16,6 +16,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # The real first-stage bootstrap line (docs/first-stage.md), run by the first-stage /init.
 BOOTSTRAP="$REPO/templates/first-stage/bootstrap.sh"
+# The real boot-complete report of installed OSes, run by the test OS's /init.
+REPORTER="$REPO/templates/files/report-boot-complete.sh"
 CACHE=${E2E_CACHE:-$(cd "$HERE/.." && pwd)/.cache}
 WITH_NODE=${E2E_NODE:-1}
 NODE_BIN=$(command -v node)
@@ -34,6 +36,7 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
 KEY=$( {
   (cd "$HERE" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
   [ -f "$BOOTSTRAP" ] && sha256sum < "$BOOTSTRAP"
+  [ -f "$REPORTER" ] && sha256sum < "$REPORTER"
   echo "kernel=$KPKG $(apt-cache policy "$KPKG" | awk '/Candidate:/{print $2}')"
   echo "busybox=$(pkgver busybox-static) syslinux=$(pkgver syslinux) with_node=$WITH_NODE"
   [ "$WITH_NODE" = 1 ] && echo "node=$("$NODE_BIN" --version)"
@@ -116,6 +119,7 @@ OS="$WORK/os"
 skeleton "$OS"
 install -m 755 "$HERE/os/init" "$OS/init"
 install -m 644 "$HERE/os/os-release" "$OS/etc/os-release"
+[ -f "$REPORTER" ] && install -D -m 755 "$REPORTER" "$OS/usr/local/sbin/cocoon-report-boot-complete"
 pack "$OS" > "$WORK/os-initrd.gz"
 DISK="$WORK/os-disk.img"
 truncate -s 48M "$DISK"

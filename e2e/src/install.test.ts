@@ -49,7 +49,10 @@ describe('install flow, BIOS', () => {
     assert.ok(fs >= 0, 'the first-stage environment booted');
     assert.doesNotMatch(con, /COCOON-E2E-CONTRACT/, 'the iPXE script passes cocoon.script= (docs/first-stage.md)');
     assert.ok(disk > fs, 'after the install the machine booted its local disk');
-    assert.match(con.slice(disk), new RegExp(`COCOON-E2E-BOOT-COMPLETE serial=${serial}`));
+    const osPart = con.slice(disk);
+    assert.match(osPart, /COCOON-E2E os: found a \d+-byte config/, 'the first stage put the final config at the end of the disk');
+    assert.doesNotMatch(osPart, /COCOON-E2E-CONTRACT/, 'the config on the disk names the boot-complete URL');
+    assert.match(osPart, new RegExp(`COCOON-E2E-BOOT-COMPLETE url=\\S*/machines/${serial}/boot-complete`));
 
     // the disk holds exactly the image the server served
     const img = lab.assets.files['os-disk.img'];
