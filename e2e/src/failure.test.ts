@@ -22,7 +22,7 @@ describe('install failure', () => {
     readSync(fd, head, 0, head.length, 0);
     closeSync(fd);
     assert.ok(head.every((b) => b === 0), 'the first MiB of the disk is zeroed');
-    assert.ok(!(await lab.history(serial)).some((h) => /-> ?installed|installed$/.test(h.message)), 'never reported installed');
+    assert.ok(!(await lab.history(serial)).some((h) => /-> installed/.test(h.message)), 'never reported installed');
 
     const list = await lab.cocoonctl(['list']);
     assert.equal(list.code, 0, list.stderr);

@@ -76,6 +76,7 @@ export function labPrerequisites(): string | undefined {
  */
 export class Lab {
   private readonly machines: Machine[] = [];
+  private machineCount = 0;
   private stopped = false;
 
   private constructor(
@@ -124,7 +125,8 @@ export class Lab {
 
   /** A new machine on its own tap, not yet powered on. `index` makes serial, MAC and UUID. */
   async addMachine(opts: { firmware?: Firmware; diskMiB?: number; memoryMiB?: number; name?: string } = {}): Promise<Machine> {
-    const n = this.machines.length + 1;
+    // Numbered before the first await: machines added concurrently get distinct identities.
+    const n = ++this.machineCount;
     const hex = n.toString(16).padStart(2, '0');
     const tap = await this.net.addTap();
     const name = opts.name ?? `${this.opts.purpose}-${n}`;
