@@ -11,8 +11,13 @@ import { ensureAssets } from './harness/assets.js';
 import { chooseAccel, Machine } from './harness/qemu.js';
 import { spawnManaged } from './harness/proc.js';
 import { labPrerequisites } from './harness/lab.js';
+import { waitFor } from './harness/wait.js';
 
 const missing = labPrerequisites();
+
+function netnsPids(name: string): number[] {
+  return execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+}
 
 function netnsExists(name: string): boolean {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some((l) => l.split(' ')[0] === name);
@@ -33,6 +38,12 @@ test('a lab network is private and leaves nothing behind', { skip: missing }, as
     const hostAddrs = execFileSync('ip', ['-o', 'addr'], { encoding: 'utf8' });
     assert.ok(netnsExists(net.name));
     const sleeper = spawnManaged('sleeper', 'sleep', ['600'], { netns: net.name, stdoutFile: path.join(dir, 'sleep.log') });
+    try {
+      await waitFor('the sleeper to be inside the namespace', () => (netnsPids(net.name).includes(sleeper.pid) ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });
+    } finally {
+      // do not let a failed wait leave a 10-minute sleep behind
+      if (!netnsPids(net.name).includes(sleeper.pid)) await sleeper.stop(100);
+    }
     await net.destroy();
     assert.equal(netnsExists(net.name), false);
     const exit = await sleeper.exited;
