@@ -53,6 +53,7 @@ describe('deploy/cocoon.service', () => {
     const runtime = runtimeStage();
     const entry = execForm(last(runtime, 'ENTRYPOINT')?.args ?? '') ?? [];
     assert.equal(one('ExecStart'), entry.at(-1), 'ExecStart is the image entrypoint without tini');
+    assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID', 'reload = SIGHUP to the server (config re-read)');
     const env = Object.fromEntries((service.get('Environment') ?? []).map((e) => e.split('=', 2) as [string, string]));
     const imageEnv = stageEnv(runtime);
     for (const key of ['COCOON_CONFIG', 'NODE_ENV']) assert.equal(env[key], imageEnv[key], `${key} as in the image`);
