@@ -175,3 +175,35 @@ describe('logs -f reconnects', () => {
     assert.match(r.stderr, /stream interrupted \(the server closed the stream\); reconnecting/);
   });
 });
+
+describe('logs -f after recent events', () => {
+  const seen: Seen[] = [];
+  const ev = (id: number): Record<string, unknown> => ({ id, time: '2026-01-01T00:00:00.000Z', source: 'dnsmasq', type: 'dhcp-ack', mac: '52:54:00:00:00:01', message: `ack ${id}` });
+  // Recent events as JSON first, then the stream: it must resume after the last one printed.
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', lastEventId: req.headers['last-event-id'] as string | undefined });
+    if (/json/.test(req.headers.accept ?? '')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ events: [ev(40), ev(41)] }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`id: 42\ndata: ${JSON.stringify(ev(42))}\n\n`);
+  });
+  let endpoint = '';
+  before(async () => {
+    endpoint = `http://127.0.0.1:${await listen(server)}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  test('the stream is opened with Last-Event-ID of the last recent event, so nothing falls in between', async () => {
+    const r = await runCtl(['logs', '-f', '--count', '1', '--mac', '52:54:00:00:00:01', '--endpoint', endpoint]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).at(-1)), ['40', '41', '42']);
+    assert.equal(seen.length, 2);
+    assert.match(seen[0]?.url ?? '', /^\/api\/v1\/events\?mac=52%3A54%3A00%3A00%3A00%3A01&limit=50$/);
+    assert.equal(seen[1]?.lastEventId, '41');
+  });
+});

@@ -45,7 +45,8 @@ export const logsCommand: CommandModule<GlobalArgs, LogsArgs> = {
         const recent = await recentEvents(client, argv, query);
         if (recent) {
           for (const e of recent.slice(-argv.tail)) printer.event(e);
-          lastId = recent.at(-1)?.id;
+          // Resume right after what was printed (0 when nothing was): no gap between the two requests.
+          lastId = recent.at(-1)?.id ?? 0;
         } else if (!argv.follow) {
           throw new CommandFailed('cocoonctl: this server keeps recent events per machine only: add --serial, or follow with -f');
         }
