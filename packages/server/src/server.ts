@@ -230,4 +230,14 @@ export async function runServer(config: CocoonConfig, opts: { reloadConfig?: () 
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A stray rejection in a background task must not take provisioning down: log it loudly.
+  // An uncaught exception leaves unknown state behind: log it and exit for the supervisor.
+  process.on('unhandledRejection', (reason: unknown) => {
+    log.error('unhandled promise rejection', { err: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) });
+  });
+  process.on('uncaughtException', (err: Error) => {
+    log.error('uncaught exception; exiting', { err: err.stack ?? err.message });
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 200).unref();
+  });
 }
