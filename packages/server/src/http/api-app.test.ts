@@ -199,6 +199,14 @@ test('SSE: /api/v1/events streams live events; JSON with Accept: application/jso
   const r = await api('GET', '/api/v1/events?serial=api-4', { token: READ_TOKEN, headers: { accept: 'application/json' } });
   assert.equal(r.status, 200);
   assert.ok(r.json<{ events: { message: string }[] }>().events.some((e) => e.message === 'sse check'));
+  const timeline = await new Promise<string>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: s.apiPort, path: '/api/v1/machines/api-4/timeline?follow=1', headers: { authorization: `Bearer ${READ_TOKEN}` } }, (res) => {
+      resolve(String(res.headers['content-type']));
+      req.destroy();
+    });
+    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)));
+  });
+  assert.match(timeline, /^text\/event-stream/);
   const head = await reader('HEAD', '/api/v1/events');
   assert.equal(head.status, 200);
   assert.match(String(head.headers['content-type']), /^text\/event-stream/);

@@ -131,3 +131,23 @@ test('compat_admin: token requires an admin token; off removes the routes', asyn
   r = await rawRequest(off.apiPort, 'GET', '/admin/hosts');
   assert.equal(r.status, 404);
 });
+
+test('a cloud-config profile: /final-cloud-config.yaml answers the cloud-config, the Ignition route a 409', async (t) => {
+  const cc = await startTestServer((doc) => {
+    doc['profiles'] = [{ name: 'default', config_format: 'cloud-config' }];
+  });
+  t.after(() => cc.close());
+  const body = JSON.stringify({ Serial: 'CC-1', NetDevs: [{ Name: 'eth0', MacAddress: '52:54:00:ff:00:01' }], ConnectedNIC: 'eth0' });
+  let r = await rawRequest(cc.bootPort, 'POST', '/final-cloud-config.yaml', { body });
+  assert.equal(r.status, 200, r.text);
+  assert.match(String(r.headers['content-type']), /^text\/cloud-config/);
+  assert.match(r.text, /^#cloud-config/);
+  r = await rawRequest(cc.bootPort, 'POST', '/final-ignition-config.json', { body });
+  assert.equal(r.status, 409);
+  assert.match(r.text, /final-cloud-config\.yaml/);
+  r = await rawRequest(cc.apiPort, 'GET', '/api/v1/machines/cc-1/render/ignition', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(r.status, 409);
+  r = await rawRequest(cc.apiPort, 'GET', '/api/v1/machines/cc-1/render/config', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(r.status, 200);
+  assert.match(r.text, /^#cloud-config/);
+});
