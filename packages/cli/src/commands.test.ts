@@ -189,6 +189,7 @@ describe('changing', () => {
     assert.equal(m.CoreOSVersion, '4000.0.0');
     assert.equal(m.DockerVersion, '24.0.9');
     assert.equal(m.BootCount, 1);
+    assert.match(ok(await ctl('status', 'srv-c')).stdout, /^Reported:\s+docker 24\.0\.9, os-id flatcar, os-build 2026-01-01, kernel \S+$/m);
     const unknown = await runCtl(['boot-complete', '--os-release', osRelease, '--server', server.bootUrl, '--serial', 'nobody', '--retry-for', '0']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Not Found \(HTTP 404\)/);

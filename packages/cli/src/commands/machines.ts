@@ -146,6 +146,17 @@ function indent(text: string): string {
   return text.replace(/^(?=.)/gm, '  ');
 }
 
+/** What boot-complete reported besides the OS: mayu's *Version fields and the Versions map. */
+function reportedVersions(m: Machine): string | undefined {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(m)) {
+    if (k !== 'CoreOSVersion' && k !== 'OSVersion' && /^[A-Za-z0-9]+Version$/.test(k) && typeof v === 'string' && v) out.push(`${k.replace(/Version$/, '').toLowerCase()} ${v}`);
+  }
+  const more = m.Versions;
+  if (more && typeof more === 'object') for (const [k, v] of Object.entries(more)) if (typeof v === 'string') out.push(`${k} ${v}`);
+  return out.length ? out.join(', ') : undefined;
+}
+
 function formatMachine(m: Machine): string {
   const os = [m.OSName, m.OSVersion].filter(Boolean).join(' ');
   const overrides = Object.entries(m.Overrides ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
@@ -166,6 +177,7 @@ function formatMachine(m: Machine): string {
     ['Identity from', m.IdentitySource],
     ['OS (chosen)', os || undefined],
     ['OS (running)', m.CoreOSVersion],
+    ['Reported', reportedVersions(m)],
     ['Overrides', overrides.join(', ')],
     ['First seen', formatTime(m.FirstSeen)],
     ['Installed at', formatTime(m.InstalledAt)],
