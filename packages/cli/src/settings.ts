@@ -126,5 +126,12 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca: ${caFile} holds no PEM certificate`);
   }
   const insecure = flags.insecure ?? file.insecure ?? false;
+  if (token && endpoint.startsWith('http:') && !isLoopback(new URL(endpoint).hostname)) {
+    process.stderr.write(`cocoonctl: warning: the API token goes to ${endpoint} unencrypted (configure http.api.tls and use https://)\n`);
+  }
   return { endpoint, token, ca, caFile, insecure, tokenSource, configFile };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
