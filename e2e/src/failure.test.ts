@@ -9,10 +9,10 @@ import { PENDING } from './pending.js';
 describe('install failure', () => {
   const suite = labSuite({ purpose: 'failure', defaultVersion: E2E_BAD_VERSION });
 
-  test('5: a wrong checksum -> failed with the reason, visible to the operator', { skip: suite.skip, todo: PENDING.failure, timeout: 300_000 }, suite.step(async (lab) => {
+  test('5: a wrong checksum -> failed with the reason, visible to the operator', { skip: suite.skip, todo: PENDING.failure, timeout: 600_000 }, suite.step(async (lab) => {
     const m = await lab.addMachine({ firmware: 'bios', diskMiB: 96 });
     m.powerOn();
-    const failed = await lab.waitForState(m, 'failed', 240_000);
+    const failed = await lab.waitForState(m, 'failed', 420_000);
     await m.powerOff();
     const serial = m.spec.serial;
     assert.match(failed.StateReason ?? '', /checksum|sha256|digest/i, `the reason names the checksum: ${failed.StateReason}`);

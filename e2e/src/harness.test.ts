@@ -55,7 +55,7 @@ test('a lab network is private and leaves nothing behind', { skip: missing }, as
   }
 });
 
-test('the installed-OS disk boots from its disk under SeaBIOS', { skip: missing, timeout: 120_000 }, async (t) => {
+test('the installed-OS disk boots from its disk under SeaBIOS', { skip: missing, timeout: 300_000 }, async (t) => {
   const assets = await ensureAssets({ progress: (l) => t.diagnostic(l) });
   const net = await createNetwork({ purpose: 'diskboot' });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-e2e-'));
@@ -72,7 +72,7 @@ test('the installed-OS disk boots from its disk under SeaBIOS', { skip: missing,
     copyFileSync(assets.path('os-disk.img'), m.disk);
     truncateSync(m.disk, 64 * 1024 * 1024);
     m.powerOn();
-    await m.waitForConsole(/COCOON-E2E os: init at/, 60_000);
+    await m.waitForConsole(/COCOON-E2E os: init at/, 180_000);
     await m.powerOff();
     assert.match(m.console(), /SYSLINUX/);
     assert.equal(readFileSync(m.disk).subarray(510, 512).toString('hex'), '55aa', 'the disk carries a boot signature');

@@ -7,13 +7,13 @@ import { PENDING } from './pending.js';
 describe('profile quotas', () => {
   const suite = labSuite({ purpose: 'quotas', profiles: [{ name: 'control-plane', quantity: 3 }, { name: 'default' }] });
 
-  test('4: four machines, quantity 3 -> three control-plane, one default, no IP twice', { skip: suite.skip, todo: PENDING.quotas, timeout: 420_000 }, suite.step(async (lab) => {
+  test('4: four machines, quantity 3 -> three control-plane, one default, no IP twice', { skip: suite.skip, todo: PENDING.quotas, timeout: 900_000 }, suite.step(async (lab) => {
     // Light guests, all booting at once: enrollment is the point here, not the install.
     const machines = await Promise.all([1, 2, 3, 4].map(() => lab.addMachine({ firmware: 'bios', memoryMiB: 512 })));
     for (const m of machines) m.powerOn();
     const records = await Promise.all(
       machines.map(async (m) => {
-        const r = await lab.waitForState(m, 'installing', 360_000);
+        const r = await lab.waitForState(m, 'installing', 720_000);
         await m.powerOff();
         return r;
       }),

@@ -7,10 +7,10 @@ import { PENDING } from './pending.js';
 describe('UEFI through TFTP', () => {
   const suite = labSuite({ purpose: 'uefi' });
 
-  test('3: OVMF PXE -> TFTP ipxe.efi -> iPXE -> HTTP -> enrollment', { skip: suite.skip, todo: PENDING.uefi, timeout: 300_000 }, suite.step(async (lab) => {
+  test('3: OVMF PXE -> TFTP ipxe.efi -> iPXE -> HTTP -> enrollment', { skip: suite.skip, todo: PENDING.uefi, timeout: 600_000 }, suite.step(async (lab) => {
     const m = await lab.addMachine({ firmware: 'uefi' });
     m.powerOn();
-    const enrolled = await lab.waitForState(m, 'installing', 240_000);
+    const enrolled = await lab.waitForState(m, 'installing', 420_000);
     await m.powerOff();
     assert.ok(enrolled.MacAddresses.map((x) => x.toLowerCase()).includes(m.spec.mac));
     assert.match(JSON.stringify(enrolled.Hardware ?? {}), /uefi/i, 'the agent saw UEFI firmware');

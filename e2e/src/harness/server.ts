@@ -159,7 +159,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       'the Cocoon server to answer /healthz',
       async () => ((await api.request('GET', '/healthz', undefined, 2000)).status === 200 ? true : undefined),
       {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
         abortIf: () => {
           const e = server.exit();
           return e ? `the server ${describeExit(e)}; its log:\n${logTail(30)}` : undefined;
