@@ -24,7 +24,7 @@ function netnsExists(name: string): boolean {
 }
 
 test('a lab network is private and leaves nothing behind', { skip: missing }, async () => {
-  const net = await createNetwork({ purpose: 'selftest' });
+  const net = await createNetwork({ purpose: 'e2e-selftest' });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-e2e-'));
   try {
     const tap = await net.addTap();
@@ -57,7 +57,7 @@ test('a lab network is private and leaves nothing behind', { skip: missing }, as
 
 test('the installed-OS disk boots from its disk under SeaBIOS', { skip: missing, timeout: 300_000 }, async (t) => {
   const assets = await ensureAssets({ progress: (l) => t.diagnostic(l) });
-  const net = await createNetwork({ purpose: 'diskboot' });
+  const net = await createNetwork({ purpose: 'e2e-diskboot' });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cocoon-e2e-'));
   try {
     const accel = await chooseAccel(assets, dir);

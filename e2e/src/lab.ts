@@ -12,7 +12,6 @@ import type { Machine } from './harness/qemu.js';
 import { REPO_DIR } from './harness/paths.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const LAB_NETNS = 'cocoon-lab';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -41,7 +40,7 @@ async function main(): Promise<number> {
   const example = readConfigFile(path.join(REPO_DIR, 'config.example.yaml'));
   const profiles = example.profiles.map((p) => ({ name: p.name, ...(p.quantity !== undefined ? { quantity: p.quantity } : {}) }));
   console.log(`cocoon lab: building guest assets if needed (first run: ~1 min, downloads the Debian kernel)`);
-  const lab = await Lab.start({ purpose: 'lab', netnsName: LAB_NETNS, profiles, keep: values.keep, progress: (l) => console.log(`  ${l}`) });
+  const lab = await Lab.start({ purpose: 'lab', netnsPurpose: 'lab', profiles, keep: values.keep, progress: (l) => console.log(`  ${l}`) });
   let stopping = false;
   const teardown = async () => {
     if (stopping) return;
@@ -51,8 +50,8 @@ async function main(): Promise<number> {
     console.log(`cocoon lab: stopped${values.keep ? ` (files kept in ${lab.dir})` : ''}`);
   };
   onSignal(teardown);
-  console.log(`cocoon lab: server up in namespace ${LAB_NETNS} (accel ${lab.accel}); profiles ${profiles.map((p) => `${p.name}${p.quantity !== undefined ? `×${p.quantity}` : ''}`).join(', ')}`);
-  console.log(`  operator CLI:  ip netns exec ${LAB_NETNS} node packages/cli/dist/main.js --endpoint ${lab.server.apiUrl} --token ${lab.server.token} list`);
+  console.log(`cocoon lab: server up in namespace ${lab.net.name} (accel ${lab.accel}); profiles ${profiles.map((p) => `${p.name}${p.quantity !== undefined ? `×${p.quantity}` : ''}`).join(', ')}`);
+  console.log(`  operator CLI:  ip netns exec ${lab.net.name} node packages/cli/dist/main.js --endpoint ${lab.server.apiUrl} --token ${lab.server.token} list`);
   console.log(`  server log:    ${lab.server.logFile}`);
 
   const machines: Machine[] = [];

@@ -48,8 +48,8 @@ export interface LabOptions {
   profiles?: ProfileSpec[];
   /** OS version every machine installs unless its profile says otherwise. */
   defaultVersion?: string;
-  /** Fixed namespace name (the lab), else a unique one. */
-  netnsName?: string;
+  /** Namespace purpose (default e2e-<purpose>): the name is cocoon-<netnsPurpose>-<pid>-<n>. */
+  netnsPurpose?: string;
   /** Keep the run directory even when everything passed. */
   keep?: boolean;
   progress?: (line: string) => void;
@@ -97,7 +97,7 @@ export class Lab {
       if (removed.length) opts.progress?.(`removed namespaces left by earlier runs: ${removed.join(', ')}`);
     }
     const assets = await ensureAssets({ progress: opts.progress });
-    const net = await createNetwork({ purpose: opts.purpose, name: opts.netnsName });
+    const net = await createNetwork({ purpose: opts.netnsPurpose ?? `e2e-${opts.purpose}` });
     const dir = path.join(CACHE_DIR, 'runs', net.name);
     try {
       rmSync(dir, { recursive: true, force: true });
