@@ -83,6 +83,8 @@ test('SIGHUP reloads the dnsmasq part of the configuration', { skip }, async (t)
     return s.dnsmasq.running && s.dnsmasq.pid !== undefined && s;
   });
   const pid1 = first.dnsmasq.pid!;
+  const health = (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as Record<string, unknown>;
+  assert.deepEqual(health.dnsmasq, { running: true, restarts: 0 });
   const before = await dhcpRequest(netw, netw.clients[0]!);
   assert.equal(before?.router, '');
 

@@ -67,12 +67,15 @@ export function apiRoutes(d: ApiDeps): Route[] {
       method: 'get',
       path: '/healthz',
       operationId: 'health',
-      summary: 'Liveness: the server answers and its store is open',
+      summary: 'Liveness: the server answers and its store is open; whether dnsmasq runs (details in /api/v1/status)',
       tag: 'server',
       auth: 'public',
       responses: { '200': { description: 'healthy', content: { 'application/json': { type: 'object' } } } },
       handler: ({ res }) => {
-        res.json({ status: 'ok', machines: store.count() });
+        // Public: dnsmasq's up/down and restart count only, no PIDs or exit reasons. A dnsmasq
+        // that is down does not make the server unhealthy: it is being restarted.
+        const dnsmasq = d.config.dnsmasq.enabled ? d.dnsmasqHealth?.() : undefined;
+        res.json({ status: 'ok', machines: store.count(), ...(dnsmasq && { dnsmasq: { running: dnsmasq.running, restarts: dnsmasq.restarts } }) });
       },
     }),
     route({
