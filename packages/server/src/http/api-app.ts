@@ -11,7 +11,8 @@ import { compatAdminRoutes } from './compat-mayu.js';
 import { requestObserver, type Metrics } from './metrics.js';
 import { HttpError, problemHandler } from './problem.js';
 import type { DnsmasqHealth, Machine, OperatorAudit, OperatorPatch, ProvisionerPort } from './ports.js';
-import { mountRoutes, notFoundHandler, openApiDocument, queryFlag, route, type Route, type RouteContext } from './routes.js';
+import { openApiDocument } from './openapi.js';
+import { mountRoutes, notFoundHandler, queryFlag, route, type Route, type RouteContext } from './routes.js';
 import { COMPONENTS, DECLARE_BODY, OVERRIDE_BODY, PATCH_BODY, REASON_BODY, STATE_BODY, ref } from './schemas.js';
 import { normalizeSerialParam } from './validate.js';
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import express from 'express';
 import { Authenticator } from './auth.js';
 import { problemHandler, type Problem } from './problem.js';
-import { mountRoutes, notFoundHandler, openApiDocument, route } from './routes.js';
+import { openApiDocument } from './openapi.js';
+import { mountRoutes, notFoundHandler, route } from './routes.js';
 import { listenLoopback, rawRequest } from './testing.js';
 import type { CocoonConfig } from '../config/types.js';
 
