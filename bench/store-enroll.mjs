@@ -116,6 +116,12 @@ async function run(label, dir) {
   const wall = performance.now() - start;
   const cpu = process.cpuUsage(cpu0);
   const commits = store.commitsWritten;
+  await store.whenHistoryReady();
+  const th = performance.now();
+  const histories = [report(1), report(N)].map((r) => `bench-${r.serial.product.slice(6).toLowerCase()}`);
+  let historyEntries = 0;
+  for (const s of histories) historyEntries += (await store.history(s, { patch: true, limit: 50 })).length;
+  const historyMs = (performance.now() - th) / histories.length;
   const tc = performance.now();
   await store.close();
   const closeMs = performance.now() - tc;
@@ -138,6 +144,7 @@ async function run(label, dir) {
   line('mean first 10% / last 10%', `${first.toFixed(1)} / ${last.toFixed(1)} ms (x${(last / first).toFixed(2)})`);
   line('CPU per machine (user+sys)', `${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} ms (${((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)}% of one core)`);
   line('per commit (wall / commits)', `${(wall / Math.max(commits, 1)).toFixed(2)} ms`);
+  line('history(serial, patch) read', `${historyMs.toFixed(1)} ms (${historyEntries} entries for ${histories.length} machines)`);
   line('close (final index write)', `${closeMs.toFixed(0)} ms`);
   if (GIT) line('git status', status);
   return { wall, p50: pct(sorted, 50), perCommit: wall / Math.max(commits, 1) };

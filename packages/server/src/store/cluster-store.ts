@@ -381,6 +381,11 @@ export class ClusterStore implements MachineStore {
     }
   }
 
+  /** Resolves once history() reads per-machine lists (on a taken-over history, after a background catch-up). */
+  async whenHistoryReady(): Promise<void> {
+    await this.audit?.historyCaughtUp();
+  }
+
   /** Commits written by this process (0 with git off). */
   get commitsWritten(): number {
     return this.audit?.commitsWritten ?? 0;

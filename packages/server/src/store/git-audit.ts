@@ -7,6 +7,7 @@ import git from 'isomorphic-git';
 import { createTwoFilesPatch } from 'diff';
 import { CocoonError } from '../util/errors.js';
 import { GitIndexFile } from './git-index.js';
+import { HistoryLog } from './history-log.js';
 import type { HistoryEntry } from './types.js';
 
 /**
@@ -185,6 +186,13 @@ export class GitAudit {
   private tmpCounter = 0;
   private commitCount = 0;
   private batchCount = 0;
+  private readonly historyLog: HistoryLog;
+  /** The per-serial lists are complete (catch-up done) and are the read path of history(). */
+  private historyReady = false;
+  /** Appends made while the catch-up runs, applied after it (keeps each list in commit order). */
+  private historyBacklog = new Map<string, string[]>();
+  private historyCatchUp: Promise<void> = Promise.resolve();
+  private readonly warn: (message: string, meta?: Record<string, unknown>) => void;
 
   private constructor(
     readonly dir: string,
@@ -193,8 +201,11 @@ export class GitAudit {
     private readonly author: GitAuthor,
     private readonly indexFlushMs: number,
     private readonly maxBatch: number,
+    logger: GitAuditOptions['logger'],
   ) {
     this.index = new GitIndexFile(gitdir, dir);
+    this.historyLog = new HistoryLog(gitdir);
+    this.warn = (m, meta) => logger?.warn(m, meta);
   }
 
   static async open(opts: GitAuditOptions): Promise<GitAudit> {
@@ -207,7 +218,7 @@ export class GitAudit {
     if (!m?.[1]) {
       throw new CocoonError('internal', `the cluster directory's git repository has a detached HEAD (${headText}); check out a branch first`);
     }
-    const audit = new GitAudit(opts.dir, gitdir, m[1], opts.author, opts.indexFlushMs ?? 300, opts.maxBatch ?? 64);
+    const audit = new GitAudit(opts.dir, gitdir, m[1], opts.author, opts.indexFlushMs ?? 300, opts.maxBatch ?? 64, opts.logger);
     // Lock files a killed Cocoon left behind would block git (ours and the operator's) forever.
     for (const lock of [path.join(gitdir, ...m[1].split('/')) + '.lock', path.join(gitdir, 'index.lock')]) {
       if (fs.existsSync(lock)) {
@@ -216,7 +227,40 @@ export class GitAudit {
       }
     }
     await audit.load();
+    // In the background: taking over a long history must not delay the start.
+    audit.historyCatchUp = audit.catchUpHistory().catch((err: unknown) => {
+      audit.warn('git audit: per-machine history lists could not be brought up to date; history() walks the log instead', { error: String(err) });
+    });
     return audit;
+  }
+
+  /**
+   * Adds the commits since the lists were last complete (all of them, the first time) to the
+   * per-serial lists, attributing each by its `<serial>: ` message prefix.
+   */
+  private async catchUpHistory(): Promise<void> {
+    const upTo = this.historyLog.completeUpTo();
+    const start = this.head;
+    const found: [string, string][] = [];
+    for (let oid = start; oid && oid !== upTo; ) {
+      const { commit } = await git.readCommit({ fs, dir: this.dir, oid, cache: this.cache });
+      const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127}): /.exec(commit.message);
+      if (m?.[1]) found.push([m[1], oid]);
+      oid = commit.parent[0];
+    }
+    const bySerial = new Map<string, string[]>();
+    for (const [serial, oid] of found.reverse()) bySerial.set(serial, [...(bySerial.get(serial) ?? []), oid]);
+    await this.historyLog.appendMissing(bySerial);
+    // Commits keep landing while we append: take the backlog until it stays empty, then switch
+    // over without an await in between, so no commit falls between backlog and list.
+    for (;;) {
+      const backlog = this.historyBacklog;
+      this.historyBacklog = new Map();
+      if (backlog.size === 0) break;
+      await this.historyLog.append(backlog);
+    }
+    this.historyReady = true;
+    if (this.head) await this.historyLog.markComplete(this.head);
   }
 
   private async load(): Promise<void> {
@@ -370,8 +414,10 @@ export class GitAudit {
     const objects = new Map<string, NewObject>();
     const touched = new Map<string, string | null>();
     const oids: string[] = [];
+    const bySerial = new Map<string, string[]>();
     let parent = this.head;
     for (const { changes, message } of batch) {
+      const serials = new Set(changes.filter((c) => c.path.includes('/')).map((c) => c.path.split('/')[0] as string));
       for (const ch of changes) {
         const parts = ch.path.split('/');
         if (ch.content === null) {
@@ -393,6 +439,7 @@ export class GitAudit {
       const oid = objectOid('commit', content);
       objects.set(oid, { type: 'commit', content });
       oids.push(oid);
+      for (const serial of serials) bySerial.set(serial, [...(bySerial.get(serial) ?? []), oid]);
       parent = oid;
     }
     await this.writeObjects(objects);
@@ -414,6 +461,14 @@ export class GitAudit {
         this.files.set(p, oid);
         this.index.refreshStatSync(p, oid);
       }
+    }
+    if (this.historyReady) {
+      await this.historyLog.append(bySerial).catch((err: unknown) => {
+        this.historyReady = false; // a list may now miss a commit: walk the log until the next start
+        this.warn('git audit: could not append to a per-machine history list', { error: String(err) });
+      });
+    } else {
+      for (const [serial, list] of bySerial) this.historyBacklog.set(serial, [...(this.historyBacklog.get(serial) ?? []), ...list]);
     }
     this.indexGen++;
     this.scheduleIndexFlush();
@@ -522,6 +577,7 @@ export class GitAudit {
     }
     const gen = this.indexGen;
     if (gen === this.indexWrittenGen) return;
+    if (this.historyReady && this.head) await this.historyLog.markComplete(this.head).catch(() => undefined);
     // index.write() snapshots the entries synchronously, before its first await: they match `gen`.
     if (await this.index.write()) this.indexWrittenGen = gen;
     // An operator's git held index.lock, or commits landed meanwhile: try again shortly.
@@ -529,6 +585,7 @@ export class GitAudit {
   }
 
   async close(): Promise<void> {
+    await this.historyCatchUp;
     await this.idle();
     await this.flushIndex();
     if (this.indexTimer) clearTimeout(this.indexTimer);
@@ -536,30 +593,48 @@ export class GitAudit {
   }
 
   /**
-   * The commits that touched `<serial>/`, newest first, found by their `<serial>: ` message
-   * prefix; at most `maxWalk` commits are examined so a request never walks unbounded history.
+   * The commits that touched `<serial>/`, newest first: read from the serial's list (cost grows
+   * with `limit`, not with the repository). Before the lists are complete (first start on a
+   * taken-over history) the log is walked instead, matching the `<serial>: ` message prefix and
+   * examining at most `maxWalk` commits.
    */
   async history(serial: string, opts: { patch?: boolean; limit?: number; maxWalk?: number } = {}): Promise<HistoryEntry[]> {
     const limit = opts.limit ?? 50;
+    const entry = async (oid: string, commit: { message: string; parent: string[]; author: { name: string; email: string; timestamp: number } }): Promise<HistoryEntry> => {
+      const e: HistoryEntry = {
+        commit: oid,
+        author: `${commit.author.name} <${commit.author.email}>`,
+        date: new Date(commit.author.timestamp * 1000).toISOString(),
+        message: commit.message.trimEnd(),
+      };
+      if (opts.patch) e.patch = await this.patchOf(oid, commit.parent[0], `${serial}/conf.json`);
+      return e;
+    };
+    if (this.historyReady) {
+      const oids = (await this.historyLog.read(serial)).slice(-limit).reverse();
+      const out: HistoryEntry[] = [];
+      for (const oid of oids) {
+        const { commit } = await git.readCommit({ fs, dir: this.dir, oid, cache: this.cache });
+        out.push(await entry(oid, commit));
+      }
+      return out;
+    }
+    // Until the lists are complete: walk the log (bounded), matching the message prefix.
     const maxWalk = opts.maxWalk ?? 20_000;
     const prefix = `${serial}:`;
     const out: HistoryEntry[] = [];
     let oid = this.head;
     for (let walked = 0; oid && out.length < limit && walked < maxWalk; walked++) {
       const { commit } = await git.readCommit({ fs, dir: this.dir, oid, cache: this.cache });
-      if (commit.message.startsWith(prefix)) {
-        const entry: HistoryEntry = {
-          commit: oid,
-          author: `${commit.author.name} <${commit.author.email}>`,
-          date: new Date(commit.author.timestamp * 1000).toISOString(),
-          message: commit.message.trimEnd(),
-        };
-        if (opts.patch) entry.patch = await this.patchOf(oid, commit.parent[0], `${serial}/conf.json`);
-        out.push(entry);
-      }
+      if (commit.message.startsWith(prefix)) out.push(await entry(oid, commit));
       oid = commit.parent[0];
     }
     return out;
+  }
+
+  /** Resolves once the per-machine history lists are complete (tests, benchmarks). */
+  historyCaughtUp(): Promise<void> {
+    return this.historyCatchUp;
   }
 
   private async fileAt(commit: string | undefined, filepath: string): Promise<string> {

@@ -60,6 +60,7 @@ test('kill -9 in the middle of enrollments loses no acknowledged change and leav
   assert.ok(acked.length >= 50, `acknowledged: ${acked.length}`);
 
   const store = await openTestStore(cluster);
+  await store.whenHistoryReady();
   for (const serial of acked) {
     const r = store.get(serial);
     assert.ok(r, `acknowledged ${serial} is stored`);
