@@ -63,7 +63,7 @@ const VERSION_FIELDS: Record<string, string> = {
   rkt: 'RktVersion',
 };
 
-const OVERRIDE_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+const OVERRIDE_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const MAX_REASON = 2000;
 
 function nowIso(): string {
@@ -521,7 +521,7 @@ export class Provisioner {
   /** Sets (value) or removes (undefined) one template override for the machine. */
   async setOverride(serial: string, name: string, value: unknown, audit: OperatorAudit): Promise<Readonly<MachineRecord>> {
     if (typeof name !== 'string' || !OVERRIDE_KEY.test(name)) {
-      throw new CocoonError('invalid', `key: ${JSON.stringify(name)} is not a valid override name (1-64 of A-Z a-z 0-9 _ . -)`, 'key');
+      throw new CocoonError('invalid', `key: ${JSON.stringify(name)} is not a valid override name (1-128 of A-Z a-z 0-9 _ . -, not starting with . or -)`, 'key');
     }
     if (value !== undefined) {
       const size = JSON.stringify(value)?.length ?? 0;

@@ -170,3 +170,18 @@ test('concurrent mutations of one serial are serialised (no lost update)', async
   assert.equal(gitCli(dir, ['rev-list', '--count', 'HEAD']).trim(), '27');
   assert.equal(gitCli(dir, ['status', '--porcelain']), '');
 });
+
+test('records are normalised the way mayu wrote them: numeric states, nulls, missing fields', async () => {
+  const { normalizeRecord } = await import('./record.js');
+  const r = normalizeRecord({ Serial: 'x1', State: 4, InternalAddr: null, FleetMetadata: null, Overrides: null, Extra: { kept: true } }, 'x1');
+  assert.equal(r.State, 'running');
+  assert.equal(r.InternalAddr, '');
+  assert.deepEqual(r.FleetMetadata, []);
+  assert.deepEqual(r.Overrides, {});
+  assert.equal(r.LastBoot, '0001-01-01T00:00:00Z');
+  assert.deepEqual(r.Extra, { kept: true });
+  assert.deepEqual(Object.keys(r).slice(0, 6), ['Serial', 'State', 'InternalAddr', 'FleetMetadata', 'Overrides', 'Extra']);
+  assert.equal(normalizeRecord({ State: 'Installed' }, 'x2').State, 'installed');
+  assert.equal(normalizeRecord({ State: 'weird' }, 'x3').State, 'unknown');
+  assert.equal(normalizeRecord({}, 'x4').Serial, 'x4');
+});
