@@ -47,9 +47,14 @@ async function main(): Promise<number> {
     stopping = true;
     console.log('\ncocoon lab: stopping machines, server and dnsmasq; deleting the namespace');
     await lab.stop({ removeRunDir: !values.keep });
-    console.log(`cocoon lab: stopped${values.keep ? ` (files kept in ${lab.dir})` : ''}`);
+    if (values.keep) console.log(`cocoon lab: files kept in ${lab.dir}`);
   };
   onSignal(teardown);
+  // The shared namespace helper deletes the namespace (and every process in it) on the signal
+  // at once, so the orderly teardown may be cut short; say where things stand either way.
+  process.on('exit', () => {
+    if (stopping) console.log(`cocoon lab: namespace ${lab.net.name} deleted, machines, server and dnsmasq stopped`);
+  });
   console.log(`cocoon lab: server up in namespace ${lab.net.name} (accel ${lab.accel}); profiles ${profiles.map((p) => `${p.name}${p.quantity !== undefined ? `×${p.quantity}` : ''}`).join(', ')}`);
   console.log(`  operator CLI:  ip netns exec ${lab.net.name} node packages/cli/dist/main.js --endpoint ${lab.server.apiUrl} --token ${lab.server.token} list`);
   console.log(`  server log:    ${lab.server.logFile}`);

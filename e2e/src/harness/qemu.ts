@@ -26,7 +26,7 @@ export interface MachineSpec {
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
-const ANSI_ESCAPE = new RegExp(String.fromCharCode(27) + '\\[[0-9;?]*[A-Za-z]', 'g');
+const ANSI_ESCAPE = new RegExp(String.fromCharCode(27) + '(\\[[0-9;?]*[A-Za-z]|[A-Za-z])', 'g');
 
 let accelChoice: Promise<Accel> | undefined;
 
@@ -200,7 +200,8 @@ export class Machine {
   /** The last non-empty console line (what the machine is doing right now). */
   lastConsoleLine(): string {
     const lines = this.consoleTail(5).split('\n').map((l) => l.trim()).filter(Boolean);
-    return (lines.at(-1) ?? '').slice(0, 100);
+    // iPXE appends percentages to one line ("... 16%     43%     57%"): keep the last.
+    return (lines.at(-1) ?? '').replace(/(\d+%\s+)+(?=\d+%)/, '').trimEnd().slice(0, 100);
   }
 
   /** Waits until the console (this power cycle) matches; fails early if QEMU exits. */
