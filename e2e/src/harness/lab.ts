@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { ensureAssets, type Assets } from './assets.js';
@@ -95,6 +95,7 @@ export class Lab {
       staleChecked = true;
       const removed = await removeStaleNamespaces();
       if (removed.length) opts.progress?.(`removed namespaces left by earlier runs: ${removed.join(', ')}`);
+      pruneRunDirs();
     }
     const assets = await ensureAssets({ progress: opts.progress });
     const net = await createNetwork({ purpose: opts.netnsPurpose ?? `e2e-${opts.purpose}` });
@@ -235,6 +236,34 @@ export class Lab {
     await this.server.stop();
     await this.net.destroy();
     if (opts.removeRunDir && !this.opts.keep && !process.env.E2E_KEEP) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A failed run keeps its directory for a post-mortem; of the runs that are over, the newest five stay. */
+const KEEP_FINISHED_RUNS = 5;
+
+function pruneRunDirs(): void {
+  const runs = path.join(CACHE_DIR, 'runs');
+  let names: string[];
+  try {
+    names = readdirSync(runs);
+  } catch {
+    return;
+  }
+  const finished = names
+    .map((name) => ({ name, pid: Number(/-(\d+)-\d+$/.exec(name)?.[1] ?? NaN) }))
+    .filter((r) => Number.isInteger(r.pid) && !pidAlive(r.pid))
+    .map((r) => ({ ...r, mtime: statSync(path.join(runs, r.name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const r of finished.slice(KEEP_FINISHED_RUNS)) rmSync(path.join(runs, r.name), { recursive: true, force: true });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
