@@ -102,6 +102,10 @@ async function run(label, dir) {
   const lat = new Array(N);
   let next = 0;
   const cpu0 = process.cpuUsage();
+  // CPU at each tenth of the completions: a load-independent view of whether the work per
+  // machine grows as the run goes on (wall-clock latencies move with the other processes).
+  const cpuAt = [];
+  let done = 0;
   const start = performance.now();
   await Promise.all(
     Array.from({ length: C }, async () => {
@@ -110,6 +114,11 @@ async function run(label, dir) {
         const s = performance.now();
         await p.enroll(report(i + 1));
         lat[i] = performance.now() - s;
+        done++;
+        if (done % Math.max(1, Math.floor(N / 10)) === 0) {
+          const u = process.cpuUsage(cpu0);
+          cpuAt.push((u.user + u.system) / 1000);
+        }
       }
     }),
   );
@@ -143,6 +152,11 @@ async function run(label, dir) {
   line('commits written', commits);
   line('mean first 10% / last 10%', `${first.toFixed(1)} / ${last.toFixed(1)} ms (x${(last / first).toFixed(2)})`);
   line('CPU per machine (user+sys)', `${((cpu.user + cpu.system) / 1000 / N).toFixed(2)} ms (${((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)}% of one core)`);
+  if (cpuAt.length >= 10) {
+    const firstCpu = cpuAt[0];
+    const lastCpu = cpuAt[9] - cpuAt[8];
+    line('CPU first 10% / last 10%', `${firstCpu.toFixed(0)} / ${lastCpu.toFixed(0)} ms (x${(lastCpu / firstCpu).toFixed(2)})`);
+  }
   line('per commit (wall / commits)', `${(wall / Math.max(commits, 1)).toFixed(2)} ms`);
   line('history(serial, patch) read', `${historyMs.toFixed(1)} ms (${historyEntries} entries for ${histories.length} machines)`);
   line('close (final index write)', `${closeMs.toFixed(0)} ms`);
