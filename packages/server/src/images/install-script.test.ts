@@ -86,13 +86,15 @@ async function touch(file: string): Promise<string> {
   return file;
 }
 
-interface BootServer { server: Server; url: string; reports: Report[]; enrollments: unknown[] }
+interface BootServer { server: Server; url: string; reports: Report[]; enrollments: unknown[]; image: Buffer }
 
 async function bootServer(opts: { image: Buffer; imageName: string; sha256: string; os: string; render: (ctx: Record<string, unknown>) => string }): Promise<BootServer> {
   const reports: Report[] = [];
   const enrollments: unknown[] = [];
   const agent = await readFile(AGENT_BUNDLE);
   let url = '';
+  // The image is read per request, so a test can swap what the server serves.
+  const result: BootServer = { server: undefined as unknown as Server, url: '', reports, enrollments, image: opts.image };
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d));
@@ -108,7 +110,7 @@ async function bootServer(opts: { image: Buffer; imageName: string; sha256: stri
         enrollments.push(JSON.parse(body));
         res.writeHead(200, { 'content-type': 'application/json', 'cocoon-serial': 'vm-0042' }).end(IGNITION);
       } else if (req.method === 'GET' && p === `/images/vm-0042/${opts.imageName}`) {
-        res.writeHead(200, { 'content-length': opts.image.length }).end(opts.image);
+        res.writeHead(200, { 'content-length': result.image.length }).end(result.image);
       } else if (req.method === 'POST' && p.startsWith('/machines/')) {
         reports.push({ path: p, body: JSON.parse(body) });
         res.writeHead(204).end();
@@ -117,9 +119,11 @@ async function bootServer(opts: { image: Buffer; imageName: string; sha256: stri
       }
     });
   });
+  result.server = server;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { server, url, reports, enrollments };
+  result.url = url;
+  return result;
 }
 
 function unknownContext(url: string, serial: string): Record<string, unknown> {
@@ -219,6 +223,14 @@ test('corrupted image: checksum mismatch reports failed, wipes the disk start, n
   const disk = await readFile(sb.disk);
   assert.ok(disk.subarray(0, MiB).every((b) => b === 0), 'the start of the disk is wiped');
   assert.ok(disk.subarray(disk.length - MiB).every((b) => b === 0), 'no config was placed');
+
+  // A truncated download: gzip fails, every stage's status is in the reason.
+  srv.image = good.subarray(0, good.length >> 1);
+  const r2 = await runScript(sb, script);
+  assert.equal(r2.code, 1);
+  const reason = (srv.reports.at(-1)!.body as { reason: string }).reason;
+  assert.match(reason, new RegExp(`^writing standin.img.gz to ${sb.disk} failed: download exit 0, decompress exit [1-9]\\d*, write exit 0 \\(.*\\); sha256 ${sha256(srv.image)}, manifest says ${sha256(good)}$`));
+  assert.equal(srv.reports.some((x) => x.path.endsWith('/installed')), false);
 });
 
 test('Flatcar (run by bash): the Ignition config goes to config.ign on the OEM partition; an unknown install_disk fails the step', async (t) => {
