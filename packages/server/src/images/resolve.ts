@@ -36,7 +36,7 @@ export function osFor(config: CocoonConfig, machine: MachineOsFields | undefined
 }
 
 interface CachedManifest {
-  mtimeMs: number;
+  key: string;
   manifest: ImageManifest | undefined;
 }
 
@@ -47,17 +47,19 @@ interface CachedManifest {
 const manifestCache = new Map<string, CachedManifest>();
 
 export async function cachedManifest(dir: string): Promise<ImageManifest | undefined> {
-  let mtimeMs: number;
+  let key: string;
   try {
-    mtimeMs = (await stat(path.join(dir, 'manifest.json'))).mtimeMs;
+    const st = await stat(path.join(dir, 'manifest.json'));
+    // mtime and inode: a re-added version is a new file even within one clock tick.
+    key = `${st.mtimeMs}:${st.ino}`;
   } catch {
     manifestCache.delete(dir);
     return undefined;
   }
   const hit = manifestCache.get(dir);
-  if (hit && hit.mtimeMs === mtimeMs) return hit.manifest;
+  if (hit && hit.key === key) return hit.manifest;
   const manifest = await readManifest(dir);
-  manifestCache.set(dir, { mtimeMs, manifest });
+  manifestCache.set(dir, { key, manifest });
   return manifest;
 }
 
