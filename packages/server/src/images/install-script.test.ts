@@ -155,6 +155,8 @@ function runScript(sb: Sandbox, script: string, extraEnv: Record<string, string>
         ...extraEnv,
       },
       stdio: ['ignore', 'inherit', 'pipe'],
+      // A guard against a script that never ends (the bootstrap retries forever by design).
+      timeout: 180_000,
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
@@ -310,4 +312,30 @@ test('first-stage Flatcar Ignition: one unit that fetches and runs the machine\'
   const unit = doc.systemd.units[0]!;
   assert.deepEqual([unit.name, unit.enabled], ['cocoon-first-stage.service', true]);
   assert.match(unit.contents, /ExecStart=\/opt\/cocoon\/first-stage-bootstrap.sh/);
+});
+
+test('bootstrap line: takes cocoon.script= from the kernel command line, fetches the script and runs it', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'cocoon-bootstrap-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    served.push(req.url ?? '');
+    res.end(`echo "first stage ran for $0" > ${path.join(dir, 'ran')}\n`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/first-stage/abc`;
+  for (const arg of ['cocoon.script', 'cocoon.first_stage']) {
+    await writeFile(path.join(dir, 'cmdline'), `BOOT_IMAGE=vmlinuz console=ttyS0 cocoon.server=http://x ${arg}=${url} quiet\n`);
+    // The bootstrap reads /proc/cmdline and works in /tmp/cocoon: point both into the sandbox.
+    const text = (await readFile(path.join(REPO, 'templates/first-stage/bootstrap.sh'), 'utf8'))
+      .replaceAll('/tmp/cocoon', path.join(dir, 'work'))
+      .replaceAll('/proc/cmdline', path.join(dir, 'cmdline'));
+    await writeFile(path.join(dir, 'bootstrap.sh'), text);
+    const r = await new Promise<number | null>((resolve) => spawn('busybox', ['sh', path.join(dir, 'bootstrap.sh')], { stdio: 'ignore', timeout: 60_000 }).on('close', resolve));
+    assert.equal(r, 0);
+    assert.equal(await readFile(path.join(dir, 'ran'), 'utf8'), `first stage ran for ${path.join(dir, 'work', 'first-stage.sh')}\n`);
+    await rm(path.join(dir, 'ran'));
+  }
+  assert.deepEqual(served, ['/first-stage/abc', '/first-stage/abc']);
 });
