@@ -15,7 +15,6 @@ import { parseDigests } from './digests.js';
 import { FLATCAR_FILES, fetchFlatcar, type FetchProgress } from './fetch-flatcar.js';
 import { readManifest } from './manifest.js';
 import { installImageFor, osFor, resolveImageFile } from './resolve.js';
-import { manifestInstallEnvironment } from './install-environment.js';
 
 const hex = (algo: string, data: Buffer): string => createHash(algo).update(data).digest('hex');
 
@@ -234,23 +233,4 @@ test('with a GPG keyring configured, every file\'s .sig is checked with gpgv', a
   // The earlier, verified version is still in place.
   assert.deepEqual(await readdir(path.join(images, 'flatcar')), ['3975.2.0']);
   assert.deepEqual(await verifyImage(images, 'flatcar', '3975.2.0'), { ok: true, checked: 9, problems: [] });
-});
-
-test('manifestInstallEnvironment: the renderer\'s synchronous view of a version\'s first-stage files and install image', async (t) => {
-  const { dir, images } = await sandbox(t);
-  const src = path.join(dir, 'src');
-  await mkdir(src);
-  for (const [f, text] of [['k', 'kernel'], ['i.cpio.gz', 'initrd'], ['disk.img.bz2', 'disk']]) await writeFile(path.join(src, f!), text!);
-  await addImage({ imagesDir: images, os: 'flatcar', version: '1', files: ['k', 'i.cpio.gz', 'disk.img.bz2'].map((f) => path.join(src, f)), kernel: 'k', initrd: 'i.cpio.gz', install: 'disk.img.bz2', minDiskBytes: 4096 });
-  const lookup = manifestInstallEnvironment(images);
-  assert.deepEqual(lookup({ name: 'flatcar', version: '1' }), {
-    kernel: 'k', initrds: ['i.cpio.gz'], image: 'disk.img.bz2', imageSha256: hex('sha256', Buffer.from('disk')), imageSize: 4, minDiskBytes: 4096,
-  });
-  assert.equal(lookup({ name: 'flatcar', version: '2' }), undefined);
-  assert.equal(lookup({ name: '../etc', version: '1' }), undefined);
-  assert.equal(lookup(null), undefined);
-  // A re-added version is seen without a restart.
-  await writeFile(path.join(src, 'disk.img.bz2'), 'disk v2');
-  await addImage({ imagesDir: images, os: 'flatcar', version: '1', files: [path.join(src, 'disk.img.bz2')], install: 'disk.img.bz2' });
-  assert.deepEqual(lookup({ name: 'flatcar', version: '1' }), { image: 'disk.img.bz2', imageSha256: hex('sha256', Buffer.from('disk v2')), imageSize: 7 });
 });

@@ -4,4 +4,3 @@ export { FLATCAR_FILES, FLATCAR_MIN_DISK_BYTES, defaultFlatcarBaseUrl, fetchFlat
 export { MANIFEST, MAYU_FILES, versionDir } from './layout.js';
 export { readManifest, writeManifest, type ImageManifest, type ManifestFile } from './manifest.js';
 export { installImageFor, osFor, resolveImageFile, type InstallImage, type MachineOsFields, type ResolvedImageFile } from './resolve.js';
-export { manifestInstallEnvironment, type ManifestInstallEnvironment } from './install-environment.js';

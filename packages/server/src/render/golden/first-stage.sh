@@ -196,14 +196,16 @@ write_image() {
   wait "$hasher"
   got=$(cut -d ' ' -f 1 < "$W/hash")
   rc_fetch=$(cat "$W/rc.fetch"); rc_unpack=$(cat "$W/rc.unpack"); rc_write=$(cat "$W/rc.write")
-  if [ "$got" != "$COCOON_IMAGE_SHA256" ] || [ "$rc_fetch" != 0 ] || [ "$rc_unpack" != 0 ] || [ "$rc_write" != 0 ]; then
-    dd if=/dev/zero of="$DISK" bs=1048576 count=1 conv=notrunc 2>/dev/null
-    if [ "$rc_fetch" != 0 ]; then fail "download of $COCOON_IMAGE failed (exit $rc_fetch)"; fi
-    if [ "$got" != "$COCOON_IMAGE_SHA256" ]; then fail "sha256 mismatch for $COCOON_IMAGE: got $got, manifest says $COCOON_IMAGE_SHA256"; fi
-    if [ "$rc_unpack" != 0 ]; then fail "decompressing $COCOON_IMAGE failed (exit $rc_unpack)"; fi
-    fail "writing $DISK failed: $(tail -n 1 "$W/dd.err")"
+  if [ "$rc_fetch$rc_unpack$rc_write" = 000 ] && [ "$got" = "$COCOON_IMAGE_SHA256" ]; then
+    sync
+    return 0
   fi
-  sync
+  dd if=/dev/zero of="$DISK" bs=1048576 count=1 conv=notrunc 2>/dev/null
+  if [ "$rc_fetch$rc_unpack$rc_write" = 000 ]; then
+    fail "sha256 mismatch for $COCOON_IMAGE: got $got, manifest says $COCOON_IMAGE_SHA256"
+  fi
+  # One stage failing makes its neighbours fail too (SIGPIPE), so report every exit status.
+  fail "writing $COCOON_IMAGE to $DISK failed: download exit $rc_fetch, decompress exit $rc_unpack, write exit $rc_write ($(tail -n 1 "$W/dd.err")); sha256 $got, manifest says $COCOON_IMAGE_SHA256"
 }
 
 # The OEM partition of the image just written (Flatcar: label OEM, partition 6), or nothing.
