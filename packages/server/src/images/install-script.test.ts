@@ -6,19 +6,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, truncate, open } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, open } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import nunjucks from 'nunjucks';
+import { AGENT_BUNDLE, MiB, REPO, runScript, sandbox } from './first-stage-sandbox.js';
 import yaml from 'js-yaml';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const AGENT_BUNDLE = path.join(REPO, 'packages/first-stage/dist/cocoon-agent.js');
-const MiB = 1024 * 1024;
 const IGNITION = JSON.stringify({ ignition: { version: '3.4.0' }, passwd: { users: [{ name: 'core' }] } });
 
 function renderer(): (ctx: Record<string, unknown>) => string {
@@ -31,60 +28,6 @@ function renderer(): (ctx: Record<string, unknown>) => string {
 }
 
 interface Report { path: string; body: unknown }
-
-interface Sandbox {
-  dir: string;
-  root: string;
-  devDir: string;
-  disk: string;
-  bin: string;
-}
-
-/** Fixture tree: vda 64 MiB (the target), vdb 32 MiB but mounted as /, sdb removable 128 MiB. */
-async function sandbox(t: { after: (fn: () => Promise<void>) => void }): Promise<Sandbox> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'cocoon-install-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const root = path.join(dir, 'root');
-  const blockDev = (name: string, sectors: number, removable: string): Record<string, string> => ({
-    [`sys/devices/pci0000:00/${name}-ctrl/block/${name}/size`]: `${sectors}\n`,
-    [`sys/devices/pci0000:00/${name}-ctrl/block/${name}/removable`]: `${removable}\n`,
-    [`sys/devices/pci0000:00/${name}-ctrl/block/${name}/queue/rotational`]: '0\n',
-  });
-  const files: Record<string, string> = {
-    'sys/class/dmi/id/product_serial': 'To Be Filled By O.E.M.\n',
-    'sys/class/dmi/id/product_uuid': '8F1D2C3B-4A5E-6F70-8192-A3B4C5D6E7F8\n',
-    'proc/mounts': 'rootfs / rootfs rw 0 0\n/dev/vdb1 / ext4 rw 0 0\nproc /proc proc rw 0 0\n',
-    'proc/swaps': 'Filename\tType\tSize\tUsed\tPriority\n',
-    'proc/sys/kernel/osrelease': '6.1.0-test\n',
-    ...blockDev('vda', (64 * MiB) / 512, '0'),
-    ...blockDev('vdb', (32 * MiB) / 512, '0'),
-    ...blockDev('sdb', (128 * MiB) / 512, '1'),
-  };
-  for (const [rel, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-    await writeFile(path.join(root, rel), content);
-  }
-  await mkdir(path.join(root, 'sys/block'), { recursive: true });
-  for (const name of ['vda', 'vdb', 'sdb']) {
-    await symlink(`../devices/pci0000:00/${name}-ctrl/block/${name}`, path.join(root, 'sys/block', name));
-    await symlink('../..', path.join(root, `sys/devices/pci0000:00/${name}-ctrl/block/${name}/device`));
-  }
-  const devDir = path.join(dir, 'dev');
-  await mkdir(devDir);
-  for (const [name, size] of [['vda', 64], ['vdb', 32], ['sdb', 128]] as const) await truncate(await touch(path.join(devDir, name)), size * MiB);
-  // Only busybox applets and node: the script must not depend on anything else.
-  const bin = path.join(dir, 'bin');
-  await mkdir(bin);
-  const r = spawnSync('busybox', ['--install', '-s', bin]);
-  assert.equal(r.status, 0, String(r.stderr));
-  await symlink(process.execPath, path.join(bin, 'node'));
-  return { dir, root, devDir, disk: path.join(devDir, 'vda'), bin };
-}
-
-async function touch(file: string): Promise<string> {
-  await (await open(file, 'w')).close();
-  return file;
-}
 
 interface BootServer { server: Server; url: string; reports: Report[]; enrollments: unknown[]; image: Buffer }
 
@@ -138,31 +81,6 @@ function enrolledContext(url: string, o: { imageName: string; sha256: string; im
     urls: { boot: url },
     install: { disk: '', image: { file: o.imageName, sha256: o.sha256, size: o.image.length } },
   };
-}
-
-function runScript(sb: Sandbox, script: string, extraEnv: Record<string, string> = {}, shell: string[] = ['busybox', 'sh']): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(shell[0]!, [...shell.slice(1), script], {
-      env: {
-        PATH: sb.bin,
-        COCOON_ROOT: sb.root,
-        COCOON_DEV_DIR: sb.devDir,
-        COCOON_WORK: path.join(sb.dir, 'work'),
-        COCOON_REBOOT: `touch ${path.join(sb.dir, 'rebooted')}`,
-        COCOON_FAIL_ACTION: 'exit',
-        COCOON_WAIT_TRIES: '2',
-        COCOON_AGENT_TIMEOUT: '5',
-        ...extraEnv,
-      },
-      stdio: ['ignore', 'inherit', 'pipe'],
-      // A guard against a script that never ends (the bootstrap retries forever by design).
-      timeout: 180_000,
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
