@@ -21,10 +21,11 @@ export interface Sandbox {
 }
 
 /**
- * Fixture tree: vda 64 MiB (the target), vdb 32 MiB but mounted as /, sdb removable 128 MiB; two
+ * Fixture tree: vda 64 MiB by default (the target), vdb 32 MiB but mounted as /, sdb removable 128 MiB; two
  * virtio NICs, eth0 carrying the default route; an ipmitool stub that reports a BMC address.
  */
-export async function sandbox(t: { after: (fn: () => Promise<void>) => void }): Promise<Sandbox> {
+export async function sandbox(t: { after: (fn: () => Promise<void>) => void }, opts: { vdaMiB?: number } = {}): Promise<Sandbox> {
+  const vdaMiB = opts.vdaMiB ?? 64;
   const dir = await mkdtemp(path.join(tmpdir(), 'cocoon-install-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const root = path.join(dir, 'root');
@@ -46,7 +47,7 @@ export async function sandbox(t: { after: (fn: () => Promise<void>) => void }): 
     'proc/net/route': 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n',
     ...nicDev('eth0', SANDBOX_MACS.eth0),
     ...nicDev('eth1', SANDBOX_MACS.eth1),
-    ...blockDev('vda', (64 * MiB) / 512, '0'),
+    ...blockDev('vda', (vdaMiB * MiB) / 512, '0'),
     ...blockDev('vdb', (32 * MiB) / 512, '0'),
     ...blockDev('sdb', (128 * MiB) / 512, '1'),
   };
@@ -66,7 +67,7 @@ export async function sandbox(t: { after: (fn: () => Promise<void>) => void }): 
   }
   const devDir = path.join(dir, 'dev');
   await mkdir(devDir);
-  for (const [name, size] of [['vda', 64], ['vdb', 32], ['sdb', 128]] as const) await truncate(await touch(path.join(devDir, name)), size * MiB);
+  for (const [name, size] of [['vda', vdaMiB], ['vdb', 32], ['sdb', 128]] as const) await truncate(await touch(path.join(devDir, name)), size * MiB);
   // Only busybox applets and node: the script must not depend on anything else.
   const bin = path.join(dir, 'bin');
   await mkdir(bin);
