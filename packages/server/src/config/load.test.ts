@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, parseConfig, readConfigFile } from './load.js';
+import { tempDir } from '../testing/temp-dir.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 
@@ -81,7 +81,7 @@ test('semantic checks: reversed ranges, duplicate profiles, tokens required, dec
 });
 
 test('YAML syntax errors carry the line', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cocoon-cfg-'));
+  const dir = tempDir('cocoon-cfg-');
   const file = path.join(dir, 'c.yaml');
   writeFileSync(file, 'network:\n  pxe_interface: [br0\n');
   assert.throws(() => readConfigFile(file), (err: unknown) => err instanceof ConfigError && /line \d+/.test(err.problems[0] ?? ''));

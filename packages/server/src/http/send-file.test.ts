@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import express from 'express';
 import { problemHandler } from './problem.js';
 import { parseRange, sendFile } from './send-file.js';
 import { listenLoopback, rawRequest } from './testing.js';
+import { tempDir } from '../testing/temp-dir.js';
 
 test('parseRange: single ranges, suffixes, open ends; everything else unsatisfiable', () => {
   assert.deepEqual(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
@@ -20,7 +20,7 @@ test('parseRange: single ranges, suffixes, open ends; everything else unsatisfia
 });
 
 test('sendFile over a real socket: length, ranges, HEAD, ETag/304, If-Range, 416, missing file', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cocoon-sendfile-'));
+  const dir = tempDir('cocoon-sendfile-');
   const file = path.join(dir, 'blob.bin');
   const data = Buffer.alloc(300_000);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 255;

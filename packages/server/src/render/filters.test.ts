@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { base64, dataurl, ipxearg, json, MAX_INLINE_FILE, shquote, TemplateFiles } from './filters.js';
 import { mergeTemplatesEnv } from './templates-env.js';
 import { imagePath, machineUrls } from './urls.js';
 import { CONFIG_YAML_SCHEMA, parseConfigYaml, YamlSyntaxError } from './yaml.js';
+import { tempDir } from '../testing/temp-dir.js';
 
 const NASTY = ["it's", '$(reboot)', '`id`', 'a b\tc', 'line1\nline2', '\\', '"quoted"', "'", '', '--', '*', '!x', '${HOME}', 'ünïcode'];
 
@@ -57,8 +57,8 @@ test('base64, dataurl and json', () => {
 });
 
 test('template files: operator files win, only plain paths under files/, size is capped', () => {
-  const op = mkdtempSync(path.join(tmpdir(), 'cocoon-files-op-'));
-  const builtin = mkdtempSync(path.join(tmpdir(), 'cocoon-files-bi-'));
+  const op = tempDir('cocoon-files-op-');
+  const builtin = tempDir('cocoon-files-bi-');
   mkdirSync(path.join(op, 'files'));
   mkdirSync(path.join(builtin, 'files', 'sub'), { recursive: true });
   writeFileSync(path.join(op, 'files', 'motd'), 'operator motd\n');

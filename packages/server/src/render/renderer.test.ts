@@ -2,10 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addImage } from '../images/catalog.js';
 import { CocoonError } from '../util/errors.js';
@@ -14,6 +13,7 @@ import { RenderError } from './errors.js';
 import { createRenderer, ipxeFlow, selfTest } from './renderer.js';
 import { SELF_TEST_SERIAL } from './self-test.js';
 import { operatorTemplates, renderTestConfig, testMachine } from './test-fixtures.js';
+import { tempDir } from '../testing/temp-dir.js';
 
 const config = renderTestConfig();
 
@@ -210,8 +210,8 @@ test('cloud-config: must start with #cloud-config and parse as a YAML mapping', 
 });
 
 test('first stage: the install files of the OS version come from its manifest', async () => {
-  const imagesDir = mkdtempSync(path.join(tmpdir(), 'cocoon-render-images-'));
-  const src = mkdtempSync(path.join(tmpdir(), 'cocoon-render-src-'));
+  const imagesDir = tempDir('cocoon-render-images-');
+  const src = tempDir('cocoon-render-src-');
   const files: Record<string, string> = {
     'flatcar_production_pxe.vmlinuz': 'kernel',
     'flatcar_production_pxe_image.cpio.gz': 'initrd',
@@ -250,7 +250,7 @@ test('first stage: the install files of the OS version come from its manifest', 
 
 test('the rendered first-stage script and the boot-complete helper are valid POSIX sh', (t) => {
   const r = createRenderer({ config });
-  const dir = mkdtempSync(path.join(tmpdir(), 'cocoon-sh-'));
+  const dir = tempDir('cocoon-sh-');
   const scripts = {
     'first-stage.sh': r.firstStageScript(testMachine(config)),
     'first-stage-unknown.sh': r.firstStageScript({ serial: 'vm-0002' }),

@@ -1,10 +1,10 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../config/load.js';
 import type { CocoonConfig } from '../config/types.js';
 import type { MachineRecord } from '../store/types.js';
 import { sampleMachine } from './self-test.js';
+import { tempDir } from '../testing/temp-dir.js';
 
 /**
  * A fixed configuration for render tests and golden files: every profile kind (install, live from
@@ -81,7 +81,7 @@ export function testMachine(config: CocoonConfig, fields: Partial<MachineRecord>
 
 /** A temporary operator templates dir with the given files (name -> content). */
 export function operatorTemplates(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cocoon-templates-'));
+  const dir = tempDir('cocoon-templates-');
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(dir, name);
     mkdirSync(path.dirname(file), { recursive: true });
