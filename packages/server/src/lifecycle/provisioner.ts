@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { CocoonConfig, DeclaredMachine } from '../config/types.js';
 import { editableRecord, emptyRecord } from '../store/record.js';
 import type { Audit, MachineRecord, MachineStore } from '../store/types.js';
@@ -291,7 +290,6 @@ export class Provisioner {
           if (report.uuid) rec.SMBIOSUUID = report.uuid.trim().toLowerCase();
           if (report.hardware) rec.Hardware = report.hardware;
           rec.FirstSeen ??= now;
-          rec.BootToken ??= randomBytes(16).toString('hex');
           rec.State = 'installing';
           delete rec.StateReason;
           delete rec.Declared;

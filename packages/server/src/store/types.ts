@@ -50,8 +50,6 @@ export interface MachineRecord {
   RescuePending?: boolean;
   /** Declared before first boot (config or API). */
   Declared?: boolean;
-  /** Per-machine secret the boot server puts into the scripts it serves (fetches of secrets). */
-  BootToken?: string;
   [unknownField: string]: unknown;
 }
 
