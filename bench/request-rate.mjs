@@ -108,5 +108,9 @@ const big = results.at(-1);
 if (one && big && one !== big) {
   console.log(`\nthroughput at ${big.size} machines relative to ${one.size}:`);
   for (const k of ['ipxe', 'machine', 'list']) console.log(`  ${k.padEnd(8)} ${((big[k].rps / one[k].rps) * 100).toFixed(0)} %`);
+  // A list page holds min(50, fleet) records, so against 1 machine it serialises 50x more JSON;
+  // the first fleet with a full page isolates the effect of fleet size on the same work.
+  const fullPage = results.find((r) => r.size >= 50 && r !== big);
+  if (fullPage) console.log(`  list     ${((big.list.rps / fullPage.list.rps) * 100).toFixed(0)} % of ${fullPage.size} machines (same 50-record page)`);
   console.log(`  RSS at ${big.size} machines: ${big.rss.rss.toFixed(0)} MB (target < 150 MB)`);
 }
