@@ -23,7 +23,9 @@ export function ipv4ToInt(ip: string): number {
  */
 export function chronological(history: HistoryView[]): HistoryView[] {
   const dated = history.every((h) => h.date && !Number.isNaN(Date.parse(h.date)));
-  if (dated) return [...history].sort((a, b) => Date.parse(a.date!) - Date.parse(b.date!));
+  // Commit dates have one-second resolution: reverse first so that commits of the same second
+  // keep their order (sort is stable), then let the dates decide.
+  if (dated) return [...history].reverse().sort((a, b) => Date.parse(a.date!) - Date.parse(b.date!));
   return [...history].reverse();
 }
 

@@ -41,6 +41,7 @@ test('install lifecycle: installed, boot-complete with versions, failure with it
   const failed = await p.reportFailed(m.Serial, 'sha256 of flatcar_production_image.bin.bz2 does not match');
   assert.equal(failed.State, 'failed');
   assert.equal(failed.StateReason, 'sha256 of flatcar_production_image.bin.bz2 does not match');
+  assert.equal((await p.reportFailed(m.Serial, 'no disk larger than 8 GiB')).StateReason, 'no disk larger than 8 GiB', 'a repeated report updates the reason');
   await assert.rejects(p.reportInstalled(m.Serial), kindIs('conflict', 'State'));
   await assert.rejects(p.reportFailed(m.Serial, ''), kindIs('invalid', 'reason'));
   await assert.rejects(p.setState(m.Serial, 'running', { operator: 'bob' }), kindIs('invalid', 'reason'));
@@ -50,13 +51,14 @@ test('install lifecycle: installed, boot-complete with versions, failure with it
 
   assert.deepEqual(
     events.map((e) => e.type),
-    ['enrolled', 'progress', 'installed', 'installed', 'boot-complete', 'boot-complete', 'state-change', 'enrolled', 'failed'],
+    ['enrolled', 'progress', 'installed', 'installed', 'boot-complete', 'boot-complete', 'state-change', 'enrolled', 'failed', 'failed'],
   );
   assert.ok(events.every((e) => e.source === 'server' && e.serial === m.Serial && e.ip === m.InternalAddr && e.mac === '52:54:00:00:00:01' && e.time));
   p.close();
   await store.close();
   const subjects = gitCli(dir, ['log', '--format=%s']).trim().split('\n');
-  assert.equal(subjects[0], 'sn-000001: state installing -> failed: sha256 of flatcar_production_image.bin.bz2 does not match');
+  assert.equal(subjects[0], 'sn-000001: state failed -> failed: no disk larger than 8 GiB');
+  assert.equal(subjects[1], 'sn-000001: state installing -> failed: sha256 of flatcar_production_image.bin.bz2 does not match');
   assert.ok(subjects.includes('sn-000001: state installed -> running: boot complete'));
   assert.ok(subjects.includes('sn-000001: state running -> running: boot complete'));
 });

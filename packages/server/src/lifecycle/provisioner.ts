@@ -375,6 +375,8 @@ export class Provisioner {
         rec.StateReason = why;
       },
       { what: why },
+      // a repeated report (the agent retrying after a lost answer) updates the reason, no conflict
+      { allowed: (cur) => cur.State === 'failed' },
     );
     this.emit('failed', r, r.Serial, why);
     return r;
