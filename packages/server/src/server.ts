@@ -93,6 +93,11 @@ export async function startServer(config: CocoonConfig, opts: StartOptions = {})
     const events = new EventBus({ logger: log.child({ component: 'events' }), registry: metrics.registry, resolver: storeResolver(store) });
     const provisioner = new Provisioner(store, config, events);
     cleanups.push(() => provisioner.close());
+    // Machines declared in the config get their record now, so a live machine boots its profile
+    // on first sight (it never enrolls); the ones already in the store are left as they are.
+    const declared = await provisioner.applyConfigDeclarations();
+    for (const e of declared.errors) log.warn('declared machine not filed', { mac: e.mac, err: e.message });
+    if (declared.added) log.info('declared machines filed from the config', { added: declared.added });
 
     const renderer = createRenderer({ config });
     const report = renderer.selfTest();

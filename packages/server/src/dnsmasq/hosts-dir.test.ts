@@ -100,3 +100,13 @@ test('lease counter streams the file and skips the duid line', () =>
     writeFileSync(file, 'duid 00:01:00:01\n1763700000 52:54:00:aa:00:01 10.77.0.100 * 01:52:54:00:aa:00:01\n1763700001 52:54:00:aa:00:02 10.77.0.101 * *\n');
     assert.equal(await c.count(), 2);
   }));
+
+test('a machine declared through the API gets a static lease MAC,IP for its declared address, before and after it reports in', () =>
+  withDir(async (dir) => {
+    const answer = testConfig(dir);
+    const declared = testMachine('52-54-00-aa-00-02', { State: 'unknown', InternalAddr: '10.77.0.40', MacAddresses: [M2], Declared: true });
+    assert.equal(hostLine(answer, M2, declared, undefined), `${M2},10.77.0.40`);
+    // a diskless machine stays declared while it runs: it keeps its address on every boot
+    assert.equal(hostLine(answer, M2, { ...declared, State: 'running' }, undefined), `${M2},10.77.0.40`);
+    assert.equal(hostLine(answer, M2, { ...declared, Declared: undefined }, undefined), undefined);
+  }));

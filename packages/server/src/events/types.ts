@@ -31,6 +31,11 @@ export const EVENT_TYPES = [
   'failed',
   'boot-complete',
   'http-boot',
+  'declared',
+  'decommissioned',
+  'rescue-served',
+  'failsafe',
+  'failsafe-cleared',
 ] as const;
 
 export type KnownEventType = (typeof EVENT_TYPES)[number];

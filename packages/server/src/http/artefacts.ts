@@ -4,13 +4,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CocoonConfig } from '../config/types.js';
 import { resolveImageFile } from '../images/index.js';
+import { cachedManifest } from '../images/resolve.js';
 import { resolveIdentity } from '../lifecycle/identity.js';
 import type { Renderer } from '../render/index.js';
 import type { MachineStore } from '../store/types.js';
 import { CocoonError } from '../util/errors.js';
 import { normalizeMac } from '../util/mac.js';
 import type { PreviewKind, Previewer } from './api-app.js';
-import type { BootArtefacts, BootQuery, ImageFile, Rendered } from './boot-app.js';
+import type { BootArtefacts, BootQuery, ImageFile, MachineScript, Rendered } from './boot-app.js';
 import type { Metrics, RenderKind } from './metrics.js';
 import type { Machine } from './ports.js';
 
@@ -71,7 +72,7 @@ export class Artefacts implements BootArtefacts, Previewer {
     return this.render('ipxe-chain', () => ({ contentType: IPXE, body: this.o.renderer.ipxeChain(request(q)) }));
   }
 
-  async machineScript(q: BootQuery): Promise<{ rendered: Rendered; serial: string; machine: Machine | undefined; rescue: boolean }> {
+  async machineScript(q: BootQuery): Promise<MachineScript> {
     const mac = q.mac ? normalizeMac(q.mac) : undefined;
     if (q.mac && !mac) throw new CocoonError('invalid', `mac: ${JSON.stringify(q.mac)} is not a MAC address`, 'mac');
     const { store, renderer } = this.o;
@@ -80,10 +81,19 @@ export class Artefacts implements BootArtefacts, Previewer {
     // found by the MAC it booted from.
     const machine = store.get(identity.serial) ?? (mac ? store.byMac(mac) : undefined);
     const target = machine ?? { serial: identity.serial, ...(q.uuid ? { uuid: q.uuid } : {}), ...(mac ? { mac } : {}) };
-    // Kernel, initrd and install image come from the OS version's manifest (the one async lookup).
-    const install = await renderer.installFiles(target);
-    const rendered = this.render('ipxe-machine', () => ({ contentType: IPXE, body: renderer.ipxeMachine(target, { ...request(q), install }) }));
-    return { rendered, serial: machine?.Serial ?? identity.serial, machine, rescue: renderer.flow(target) === 'rescue' };
+    const serial = machine?.Serial ?? identity.serial;
+    try {
+      // Kernel, initrd and install image come from the OS version's manifest (the one async lookup).
+      const install = await renderer.installFiles(target);
+      const rendered = this.render('ipxe-machine', () => ({ contentType: IPXE, body: renderer.ipxeMachine(target, { ...request(q), install }) }));
+      return { rendered, serial, machine, rescue: renderer.flow(target) === 'rescue' };
+    } catch (err) {
+      // A machine whose script cannot be rendered still gets an answer it can act on: the
+      // failsafe script (rescue image or a retry loop); the caller records why.
+      const reason = err instanceof Error ? err.message : String(err);
+      const body = renderer.ipxeFailsafe(target, reason, request(q));
+      return { rendered: { contentType: IPXE, body }, serial, machine, rescue: false, failsafe: reason };
+    }
   }
 
   async firstStage(serial: string): Promise<Rendered> {
@@ -141,7 +151,14 @@ export class Artefacts implements BootArtefacts, Previewer {
       const real = await realpath(path.join(root, file));
       if (!real.startsWith(`${root}${path.sep}`)) return undefined;
       const st = await stat(real);
-      return st.isFile() ? { path: real, size: st.size } : undefined;
+      if (!st.isFile()) return undefined;
+      // A manifest next to the file (images add / writeManifest) gives the checksum; once a
+      // directory has one, only what it lists is served, as for OS versions.
+      const manifest = await cachedManifest(path.dirname(path.join(root, file)));
+      if (!manifest) return { path: real, size: st.size };
+      const entry = manifest.files[path.basename(file)];
+      if (!entry || entry.size !== st.size) return undefined;
+      return { path: real, size: st.size, sha256: entry.sha256 };
     } catch {
       return undefined;
     }

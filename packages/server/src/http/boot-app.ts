@@ -28,6 +28,16 @@ export interface BootQuery {
   platform?: string;
 }
 
+export interface MachineScript {
+  rendered: Rendered;
+  serial: string;
+  machine: Machine | undefined;
+  /** The one-shot rescue script was rendered (clear the pending rescue). */
+  rescue: boolean;
+  /** Set when the machine's own script failed to render and the failsafe was served: the error. */
+  failsafe?: string;
+}
+
 export interface ImageFile {
   path: string;
   size: number;
@@ -41,7 +51,7 @@ export interface ImageFile {
 export interface BootArtefacts {
   chain(q: BootQuery): Promise<Rendered>;
   /** The per-machine script; `serial` is the identity the script was rendered for. */
-  machineScript(q: BootQuery): Promise<{ rendered: Rendered; serial: string; machine: Machine | undefined; rescue: boolean }>;
+  machineScript(q: BootQuery): Promise<MachineScript>;
   firstStage(serial: string): Promise<Rendered>;
   firstStageIgnition(serial: string): Promise<Rendered>;
   finalConfig(machine: Machine): Promise<Rendered>;
@@ -125,9 +135,17 @@ export function bootRoutes(d: BootDeps): Route[] {
         const q: Record<string, string> = {};
         for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q[k] = v;
         const out = await artefacts.machineScript(q);
-        // Rescue is one-shot: cleared once its script is handed out, so the next boot is normal.
-        if (out.rescue) await provisioner.rescueServed(out.serial);
-        seen(out.serial, `iPXE script (${out.rescue ? 'rescue' : (out.machine?.State ?? 'unknown')})`, q['mac']);
+        if (out.failsafe !== undefined) {
+          d.log.warn('per-machine iPXE script failed to render; serving the failsafe script', { serial: out.serial, err: out.failsafe });
+          // Recorded on the machine (history once per distinct error, timeline every time);
+          // a failing write must not cost the machine its script.
+          await provisioner.failsafeServed(out.serial, out.failsafe, q['mac']).catch((err: unknown) => d.log.error('recording the failsafe boot failed', { serial: out.serial, err: String(err) }));
+        } else {
+          // Rescue is one-shot: cleared once its script is handed out, so the next boot is normal.
+          if (out.rescue) await provisioner.rescueServed(out.serial);
+          else if (out.machine?.Failsafe !== undefined) await provisioner.failsafeCleared(out.serial);
+        }
+        seen(out.serial, `iPXE script (${out.failsafe !== undefined ? 'failsafe' : out.rescue ? 'rescue' : (out.machine?.State ?? 'unknown')})`, q['mac']);
         send(res, out.rendered);
       },
     }),

@@ -24,6 +24,8 @@ export type ProvisionerPort = Pick<
   | 'declare'
   | 'requestRescue'
   | 'rescueServed'
+  | 'failsafeServed'
+  | 'failsafeCleared'
 >;
 
 /** dnsmasq's health as /api/v1/status shows it (dnsmasq/service.ts DnsmasqStatus fits). */

@@ -4,7 +4,8 @@
  */
 export interface LifecycleEvent {
   source: 'server';
-  /** state-change, enrolled, progress, installed, failed, boot-complete, decommissioned, declared */
+  /** state-change, enrolled, progress, installed, failed, boot-complete, decommissioned, declared,
+   *  rescue-served, failsafe, failsafe-cleared */
   type: string;
   time: string;
   serial?: string;

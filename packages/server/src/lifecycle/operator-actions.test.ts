@@ -29,8 +29,8 @@ test('install lifecycle: installed, boot-complete with versions, failure with it
   assert.equal(run.State, 'running');
   assert.equal(run.CoreOSVersion, '3815.2.0');
   assert.equal(run.DockerVersion, '24.0.9');
-  assert.equal(run.CustomVersion, '1');
-  assert.deepEqual(run.Versions, { agent: '0.1.0' });
+  assert.equal(run.CustomVersion, undefined, 'only known version fields are record fields');
+  assert.deepEqual(run.Versions, { CustomVersion: '1', agent: '0.1.0' });
   assert.equal(run.BootCount, 1);
   assert.notEqual(run.LastBoot, '0001-01-01T00:00:00Z');
   assert.equal((await p.bootComplete(m.Serial, {})).BootCount, 2);
@@ -100,6 +100,33 @@ test('patch: operator fields with checks against quotas, addresses and hostnames
   assert.match(body, /^sn-000002: set ProviderId "" -> "r1-u7", IPMIAddr "" -> "10\.9\.0\.7", FleetMetadata \[\] -> \["zone=a"\], Cabinet 0 -> 1, MachineOnCabinet 0 -> 7, Profile "default" -> "gpu"\n\noperator: alice\nreason: racked\n/);
 });
 
+test('boot-complete never overwrites operator-owned fields (OSName, OSVersion, Profile, ...)', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const store = await openTestStore(dir);
+  const p = new Provisioner(store, testConfig({ profiles: [{ name: 'cp' }, { name: 'gpu' }] }));
+  const m = await p.enroll(report(1));
+  const op = { operator: 'alice', reason: 'pin the OS' };
+  await p.patch(m.Serial, { OSName: 'flatcar', OSVersion: '3815.2.0', Profile: 'gpu', Hostname: 'gpu-1' }, op);
+  await p.reportInstalled(m.Serial);
+  const run = await p.bootComplete(m.Serial, {
+    OSVersion: '9999.0.0',
+    OSName: 'debian',
+    Profile: 'cp',
+    Hostname: 'evil',
+    State: 'failed',
+    InternalAddr: '10.9.9.9',
+    BootCount: '0',
+    os: '3815.2.1',
+  });
+  assert.deepEqual([run.OSName, run.OSVersion, run.Profile, run.Hostname, run.State, run.BootCount], ['flatcar', '3815.2.0', 'gpu', 'gpu-1', 'running', 1]);
+  assert.notEqual(run.InternalAddr, '10.9.9.9');
+  assert.equal(run.CoreOSVersion, '3815.2.1', 'the reported OS version is kept where mayu kept it');
+  assert.deepEqual(run.Versions, { OSVersion: '9999.0.0', OSName: 'debian', Profile: 'cp', Hostname: 'evil', State: 'failed', InternalAddr: '10.9.9.9', BootCount: '0' });
+  p.close();
+  await store.close();
+});
+
 test('declared machines: by config (MAC) and by API, placeholder handed over at enrollment; rescue; decommission', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
@@ -117,7 +144,8 @@ test('declared machines: by config (MAC) and by API, placeholder handed over at 
   assert.equal(d.Serial, '52-54-00-00-00-09');
   assert.equal(d.State, 'unknown');
   assert.equal(d.Declared, true);
-  await assert.rejects(p.declare({ mac: '52:54:00:00:00:09' }, op), kindIs('conflict', 'serial'));
+  await assert.rejects(p.declare({ mac: '52:54:00:00:00:09' }, op), kindIs('conflict', 'mac'));
+  await assert.rejects(p.declare({ mac: '52:54:00:00:00:0c', serial: '52-54-00-00-00-09' }, op), kindIs('conflict', 'serial'));
   await assert.rejects(p.declare({ mac: '52:54:00:00:00:09', serial: 'other-1' }, op), kindIs('conflict', 'mac'));
   await assert.rejects(p.declare({ mac: 'zz' }, op), kindIs('invalid', 'mac'));
   await assert.rejects(p.declare({ mac: '52:54:00:00:00:0a', serial: '../x' }, op), kindIs('invalid', 'serial'));
@@ -149,4 +177,70 @@ test('declared machines: by config (MAC) and by API, placeholder handed over at 
   const subjects = gitCli(dir, ['log', '--format=%s']).trim().split('\n');
   assert.ok(subjects.includes('52-54-00-00-00-09: declared machine enrolled as sn-000009'));
   assert.ok(subjects.some((s) => /^sn-000009: enrolled: .* \(declared as 52-54-00-00-00-09\)$/.test(s)));
+});
+
+test('declare: conflicts name the field (MAC twice, also against the config; IP twice; IP outside the range; unknown profile)', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const store = await openTestStore(dir);
+  const config = testConfig({ profiles: [{ name: 'ram' }], machines: [{ mac: '52:54:00:00:01:01', hostname: 'cfg-1', ip: '10.0.1.20' }] });
+  const p = new Provisioner(store, config);
+  const op = { operator: 'alice', reason: 'rack 4' };
+  const d = await p.declare({ mac: '52:54:00:00:01:02', hostname: 'ram-2', ip: '10.0.1.21', profile: 'ram' }, op);
+  assert.deepEqual([d.InternalAddr, d.Hostname, d.Profile, d.State, d.Declared], ['10.0.1.21', 'ram-2', 'ram', 'unknown', true]);
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:01' }, op), kindIs('conflict', 'mac'), 'declared in the config');
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:02', serial: 'x-2' }, op), kindIs('conflict', 'mac'));
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:03', ip: '10.0.1.21' }, op), kindIs('conflict', 'ip'));
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:03', ip: '10.0.1.20' }, op), kindIs('conflict', 'ip'), 'held for the config declaration');
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:03', ip: '10.0.2.5' }, op), (err: unknown) => {
+    kindIs('invalid', 'ip')(err);
+    assert.match((err as Error).message, /outside network\.ip_range 10\.0\.1\.10-10\.0\.1\.250/);
+    return true;
+  });
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:03', profile: 'nope' }, op), kindIs('invalid', 'profile'));
+  await assert.rejects(p.declare({ mac: '52:54:00:00:01:03', hostname: 'ram-2' }, op), kindIs('conflict', 'hostname'));
+  // nothing of the refused declarations was kept: the address and hostname are still free
+  const ok = await p.declare({ mac: '52:54:00:00:01:03', ip: '10.0.1.22', hostname: 'ram-3' }, op);
+  assert.equal(ok.InternalAddr, '10.0.1.22');
+  p.close();
+  await store.close();
+  const log = gitCli(dir, ['log', '--format=%B']);
+  assert.match(log, /52-54-00-00-01-02: declared \(mac 52:54:00:00:01:02, ip 10\.0\.1\.21, profile ram\)\n\noperator: alice\nreason: rack 4/);
+});
+
+test('rescue is one-shot and recorded both ways; failsafe recorded once per distinct error, cleared once', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const store = await openTestStore(dir);
+  const events: LifecycleEvent[] = [];
+  const p = new Provisioner(store, testConfig(), (e) => events.push(e));
+  const m = await p.enroll(report(1));
+  await p.requestRescue(m.Serial, { operator: 'alice', reason: 'memtest' });
+  assert.equal((await p.requestRescue(m.Serial, { operator: 'alice', reason: 'again' })).RescuePending, true, 'a second request changes nothing');
+  assert.equal((await p.rescueServed(m.Serial)).RescuePending, undefined);
+  assert.equal((await p.rescueServed(m.Serial)).RescuePending, undefined, 'served twice: no change');
+  assert.ok(events.some((e) => e.type === 'rescue-served' && e.serial === m.Serial));
+
+  await p.failsafeServed(m.Serial, 'template ipxe/local-disk.ipxe: boom');
+  await p.failsafeServed(m.Serial, 'template ipxe/local-disk.ipxe: boom');
+  assert.equal(store.get(m.Serial)?.Failsafe, 'template ipxe/local-disk.ipxe: boom');
+  await p.failsafeServed(m.Serial, 'another error');
+  await p.failsafeCleared(m.Serial);
+  await p.failsafeCleared(m.Serial);
+  assert.equal(store.get(m.Serial)?.Failsafe, undefined);
+  assert.equal(events.filter((e) => e.type === 'failsafe').length, 3, 'every failsafe boot is on the timeline');
+  // a machine not enrolled yet: an event, no record
+  assert.equal(await p.failsafeServed('not-there', 'no profile', '52:54:00:99:00:01'), undefined);
+  assert.equal(store.get('not-there'), undefined);
+  assert.equal(events.at(-1)?.mac, '52:54:00:99:00:01');
+  p.close();
+  await store.close();
+  const subjects = gitCli(dir, ['log', '--format=%s']).trim().split('\n');
+  assert.deepEqual(subjects.slice(0, 5), [
+    'sn-000001: failsafe cleared: its boot script renders again',
+    'sn-000001: failsafe boot: another error',
+    'sn-000001: failsafe boot: template ipxe/local-disk.ipxe: boom',
+    'sn-000001: rescue boot served (next boot: its profile again)',
+    'sn-000001: rescue boot requested',
+  ]);
 });

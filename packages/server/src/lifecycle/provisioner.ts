@@ -2,7 +2,7 @@ import type { CocoonConfig, DeclaredMachine } from '../config/types.js';
 import { editableRecord, emptyRecord } from '../store/record.js';
 import type { Audit, MachineRecord, MachineStore } from '../store/types.js';
 import { CocoonError, notFound } from '../util/errors.js';
-import { isIPv4 } from '../util/ipv4.js';
+import { ipToInt, isIPv4 } from '../util/ipv4.js';
 import { normalizeMac } from '../util/mac.js';
 import { type EnrollmentReport, primaryMac, validateEnrollmentReport } from './enrollment-report.js';
 import { type EventSink, type EventTarget, type LifecycleEvent, toSink } from './events.js';
@@ -62,6 +62,9 @@ const VERSION_FIELDS: Record<string, string> = {
   rkt: 'RktVersion',
 };
 
+/** Record fields an OS report may set; everything else it reports goes to `Versions`. */
+const REPORTED_VERSION_FIELDS: ReadonlySet<string> = new Set(Object.values(VERSION_FIELDS));
+
 const OVERRIDE_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const MAX_REASON = 2000;
 
@@ -78,6 +81,11 @@ function text(field: string, value: unknown, max: number, required: boolean): st
     throw new CocoonError('invalid', `${field}: ${JSON.stringify(value)} must be a string of at most ${max} characters`, field);
   }
   return value;
+}
+
+function inRange(ip: string, start: string, end: string): boolean {
+  const n = ipToInt(ip);
+  return n >= ipToInt(start) && n <= ipToInt(end);
 }
 
 function operatorAudit(what: string, audit: OperatorAudit | undefined): Audit {
@@ -391,7 +399,9 @@ export class Provisioner {
     const other: Record<string, string> = {};
     for (const [k, v] of Object.entries(versions)) {
       if (typeof v !== 'string' || v.length > 128) throw new CocoonError('invalid', `versions.${k}: ${JSON.stringify(v)} must be a string of at most 128 characters`, `versions.${k}`);
-      const field = /^[A-Za-z0-9]+Version$/.test(k) ? k : VERSION_FIELDS[k.toLowerCase()];
+      // Only mayu's reported-version fields go into the record by name: a key like "OSVersion"
+      // must not replace the operator's OS choice (a reinstall would then ask for that image).
+      const field = REPORTED_VERSION_FIELDS.has(k) ? k : VERSION_FIELDS[k.toLowerCase()];
       if (field) fields[field] = v;
       else if (/^[A-Za-z0-9_.-]{1,64}$/.test(k)) other[k] = v;
       else throw new CocoonError('invalid', `versions: key ${JSON.stringify(k)} is not a valid name`, 'versions');
@@ -561,6 +571,34 @@ export class Provisioner {
    * the profile is taken now when given, else at enrollment by quota.
    */
   async declare(decl: DeclaredMachine, audit: OperatorAudit): Promise<Readonly<MachineRecord>> {
+    return this.declareMachine(decl, audit, false);
+  }
+
+  /**
+   * Files a record for every machine the config declares whose MAC (and serial) the store does
+   * not hold yet, each an audited commit (operator "config"). Idempotent: run at every start.
+   * A declaration that cannot be filed (its hostname or address taken meanwhile) is reported and
+   * skipped; the machine still gets its declaration at enrollment where possible.
+   */
+  async applyConfigDeclarations(): Promise<{ added: number; errors: { mac: string; message: string }[] }> {
+    let added = 0;
+    const errors: { mac: string; message: string }[] = [];
+    for (const [mac, d] of this.declaredByMac) {
+      if (this.store.byMac(mac)) continue;
+      if (d.serial !== undefined && this.store.get(d.serial.trim().toLowerCase())) continue;
+      try {
+        await this.declareMachine({ ...d, mac }, { operator: 'config', reason: 'declared in the config (machines[])' }, true);
+        added++;
+      } catch (err) {
+        // Keep holding the declared address for the machine's enrollment.
+        if (d.ip && this.ips.ownerOf(d.ip) === undefined && !this.ips.isReserved(d.ip)) this.ips.assign(this.declaredHolder(mac), d.ip, 'machines[].ip');
+        errors.push({ mac, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { added, errors };
+  }
+
+  private async declareMachine(decl: DeclaredMachine, audit: OperatorAudit, fromConfig: boolean): Promise<Readonly<MachineRecord>> {
     if (typeof decl !== 'object' || decl === null) throw new CocoonError('invalid', '(body): a machine declaration {mac, serial?, hostname?, ip?, profile?} is required', '(body)');
     const mac = typeof decl.mac === 'string' ? normalizeMac(decl.mac) : undefined;
     if (!mac) throw new CocoonError('invalid', `mac: ${JSON.stringify(decl.mac)} is not a MAC address`, 'mac');
@@ -574,19 +612,36 @@ export class Provisioner {
       throw new CocoonError('invalid', `hostname: ${JSON.stringify(decl.hostname)} is not a valid hostname`, 'hostname');
     }
     if (decl.ip !== undefined && (typeof decl.ip !== 'string' || !isIPv4(decl.ip))) throw new CocoonError('invalid', `ip: ${JSON.stringify(decl.ip)} is not an IPv4 address`, 'ip');
-    if (this.store.get(serial)) throw new CocoonError('conflict', `serial: machine ${serial} already exists`, 'serial');
+    if (decl.ip !== undefined) {
+      const { start, end } = this.config.network.ip_range;
+      if (!inRange(decl.ip, start, end)) throw new CocoonError('invalid', `ip: ${decl.ip} is outside network.ip_range ${start}-${end}`, 'ip');
+    }
+    if (decl.profile !== undefined && typeof decl.profile !== 'string') throw new CocoonError('invalid', `profile: ${JSON.stringify(decl.profile)} must be a profile name`, 'profile');
+    // The MAC first: declaring the same MAC twice is the operator's likelier mistake.
     const holder = this.store.byMac(mac);
     if (holder) throw new CocoonError('conflict', `mac: ${mac} already belongs to machine ${JSON.stringify(holder.Serial)}`, 'mac');
+    const inConfig = this.declaredByMac.get(mac);
+    if (inConfig && !fromConfig) throw new CocoonError('conflict', `mac: ${mac} is already declared in the config (machines[] ${inConfig.hostname ?? inConfig.serial ?? mac})`, 'mac');
+    if (this.store.get(serial)) throw new CocoonError('conflict', `serial: machine ${serial} already exists`, 'serial');
 
-    const decided = await this.store.withAllocationLock(async () => {
-      const ip = decl.ip ?? this.ips.allocate(serial);
-      if (decl.ip) this.ips.assign(serial, decl.ip, 'ip');
-      if (decl.profile) this.quota.assign(serial, decl.profile, true, 'profile');
-      const ids = this.uniqueHostname(serial);
-      const hostname = decl.hostname ?? ids.hostname;
-      this.claimHostname(serial, hostname, 'hostname');
-      return { ip, hostname, machineId: ids.machineId };
-    });
+    let decided: { ip: string; hostname: string; machineId: string };
+    try {
+      decided = await this.store.withAllocationLock(async () => {
+        // The address held for a config declaration goes to its record.
+        if (fromConfig && decl.ip && this.ips.ownerOf(decl.ip) === this.declaredHolder(mac)) this.ips.release(this.declaredHolder(mac));
+        const ip = decl.ip ?? this.ips.allocate(serial);
+        if (decl.ip) this.ips.assign(serial, decl.ip, 'ip');
+        if (decl.profile) this.quota.assign(serial, decl.profile, !fromConfig, 'profile');
+        const ids = this.uniqueHostname(serial);
+        const hostname = decl.hostname ?? ids.hostname;
+        this.claimHostname(serial, hostname, 'hostname');
+        return { ip, hostname, machineId: ids.machineId };
+      });
+    } catch (err) {
+      // A refused declaration keeps nothing: its address and profile place stay free.
+      this.resync(serial);
+      throw err;
+    }
     const a = operatorAudit(`declared (mac ${mac}, ip ${decided.ip}${decl.profile ? `, profile ${decl.profile}` : ''})`, audit);
     let r: Readonly<MachineRecord> | undefined;
     try {
@@ -645,9 +700,63 @@ export class Provisioner {
         delete rec.RescuePending;
         return rec;
       },
-      { what: 'rescue boot served' },
+      { what: 'rescue boot served (next boot: its profile again)' },
     );
     if (!r) throw notFound('machine', key);
+    this.emit('rescue-served', r, key, 'rescue image served once; the next boot follows the profile again');
+    return r;
+  }
+
+  /**
+   * The machine's iPXE script could not be rendered and the failsafe script was served instead.
+   * Every time: a timeline event. Once per distinct error: the record (`Failsafe`) and its history
+   * commit — a machine retrying every few seconds must not grow the history.
+   * A machine not enrolled yet gets the event only.
+   */
+  async failsafeServed(serial: string, reason: string, mac?: string): Promise<Readonly<MachineRecord> | undefined> {
+    const why = (typeof reason === 'string' && reason !== '' ? reason : 'unknown render error').slice(0, MAX_REASON);
+    const cur = this.store.get(serial);
+    if (!cur) {
+      const e: LifecycleEvent = { source: 'server', type: 'failsafe', time: nowIso(), serial, message: `failsafe boot script served: ${why}` };
+      const m = mac ? normalizeMac(mac) : undefined;
+      if (m) e.mac = m;
+      try {
+        this.publish(e);
+      } catch {
+        // best effort, as emit()
+      }
+      return undefined;
+    }
+    let r: Readonly<MachineRecord> | undefined = cur;
+    if (cur.Failsafe !== why) {
+      r = await this.store.mutate(
+        cur.Serial,
+        (now) => {
+          if (!now || now.Failsafe === why) return undefined;
+          return { ...editableRecord(now), Failsafe: why };
+        },
+        { what: `failsafe boot: ${why}` },
+      );
+    }
+    this.emit('failsafe', r ?? cur, cur.Serial, `failsafe boot script served: ${why}`, { reason: why });
+    return r ?? cur;
+  }
+
+  /** The machine's own script renders again: forget the failsafe (one history commit). */
+  async failsafeCleared(serial: string): Promise<Readonly<MachineRecord> | undefined> {
+    const cur = this.store.get(serial);
+    if (!cur || cur.Failsafe === undefined) return cur;
+    const r = await this.store.mutate(
+      cur.Serial,
+      (now) => {
+        if (!now || now.Failsafe === undefined) return undefined;
+        const rec = editableRecord(now);
+        delete rec.Failsafe;
+        return rec;
+      },
+      { what: 'failsafe cleared: its boot script renders again' },
+    );
+    this.emit('failsafe-cleared', r ?? cur, cur.Serial, 'boot script renders again (failsafe cleared)');
     return r;
   }
 }

@@ -28,3 +28,4 @@ export { installFilesFor } from './install-files.js';
 export { BUILTIN_TEMPLATES_DIR } from './environment.js';
 export { IGNITION_SCHEMAS, IGNITION_SCHEMA_DIR, ignitionFromYaml } from './ignition.js';
 export { sampleMachine, runSelfTest, SELF_TEST_SERIAL, type SelfTestReport } from './self-test.js';
+export { failsafeIpxe } from './failsafe.js';

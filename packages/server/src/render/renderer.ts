@@ -15,6 +15,7 @@ import {
 } from './context.js';
 import { BUILTIN_TEMPLATES_DIR, createTemplateEnvironment, templateFile, type TemplateEnvironment } from './environment.js';
 import { fromNunjucksError, RenderError } from './errors.js';
+import { failsafeIpxe } from './failsafe.js';
 import { ignitionFromYaml, InvalidConfigError, type ConfigProblem } from './ignition.js';
 import { installFilesFor } from './install-files.js';
 import { mergeTemplatesEnv } from './templates-env.js';
@@ -136,6 +137,14 @@ export class Renderer {
       vars['rescue'] = rescue;
     }
     return this.renderFile(IPXE_TEMPLATES[flow], vars);
+  }
+
+  /**
+   * The failsafe per-machine script, for when ipxeMachine threw: the rescue image if one is
+   * configured, else the reason on the console and a retry loop. Uses no template.
+   */
+  ipxeFailsafe(target: RenderTarget, reason: string, request: RenderRequest = {}): string {
+    return failsafeIpxe(this.config, target, reason, request.baseUrl);
   }
 
   /** The first-stage script (POSIX sh) for a machine, enrolled or not. */

@@ -48,6 +48,8 @@ export interface MachineRecord {
   BootCount?: number;
   /** One-shot rescue boot requested. */
   RescuePending?: boolean;
+  /** Its iPXE script failed to render and the failsafe was served: the render error (cleared once it renders). */
+  Failsafe?: string;
   /** Declared before first boot (config or API). */
   Declared?: boolean;
   [unknownField: string]: unknown;
