@@ -53,6 +53,8 @@ export interface LabOptions {
   /** Keep the run directory even when everything passed. */
   keep?: boolean;
   progress?: (line: string) => void;
+  /** Top-level config keys set over the lab's config (e.g. profiles with live images, rescue). */
+  config?: Record<string, unknown>;
 }
 
 export interface CliResult {
@@ -112,6 +114,7 @@ export class Lab {
         imagesDir,
         defaultOs: { name: E2E_OS, version: opts.defaultVersion ?? E2E_VERSION },
         profiles: opts.profiles,
+        ...(opts.config ? { extraConfig: opts.config } : {}),
       });
       return new Lab(opts, net, server, assets, accel, dir);
     } catch (err) {
@@ -125,7 +128,7 @@ export class Lab {
   }
 
   /** A new machine on its own tap, not yet powered on. `index` makes serial, MAC and UUID. */
-  async addMachine(opts: { firmware?: Firmware; diskMiB?: number; memoryMiB?: number; name?: string } = {}): Promise<Machine> {
+  async addMachine(opts: { firmware?: Firmware; diskMiB?: number; memoryMiB?: number; name?: string; diskless?: boolean } = {}): Promise<Machine> {
     // Numbered before the first await: machines added concurrently get distinct identities.
     const n = ++this.machineCount;
     const hex = n.toString(16).padStart(2, '0');
@@ -140,6 +143,7 @@ export class Lab {
         firmware: opts.firmware ?? 'bios',
         diskMiB: opts.diskMiB,
         memoryMiB: opts.memoryMiB,
+        ...(opts.diskless ? { diskless: true } : {}),
       },
       this.net,
       tap,

@@ -21,6 +21,8 @@ export interface MachineSpec {
   memoryMiB?: number;
   /** false: the NIC is not a boot device and has no option ROM (the firmware boots the disk). */
   netBoot?: boolean;
+  /** true: no disk at all (diskless machines that boot into RAM). */
+  diskless?: boolean;
 }
 
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -144,8 +146,7 @@ export class Machine {
       '-chardev', `file,id=console,path=${this.serialLog},append=on`, '-serial', 'chardev:console',
       '-netdev', `tap,id=n0,ifname=${this.tap},script=no,downscript=no`,
       '-device', `virtio-net-pci,netdev=n0,mac=${s.mac}${nicBoot}${rom}`,
-      '-drive', `file=${this.disk},format=raw,if=none,id=d0,cache=unsafe`,
-      '-device', 'virtio-blk-pci,drive=d0,bootindex=2',
+      ...(s.diskless ? [] : ['-drive', `file=${this.disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2']),
       '-smbios', `type=1,serial=${s.serial}`, '-uuid', s.uuid,
     ];
   }

@@ -25,6 +25,8 @@ export interface ServerOptions {
   profiles?: ProfileSpec[];
   hostPolicy?: 'answer' | 'ignore-installed';
   logLevel?: 'info' | 'debug';
+  /** Top-level keys that replace the lab config's (LabOptions.config). */
+  extraConfig?: Record<string, unknown>;
 }
 
 /** Third octet kept, last one replaced: 10.77.0.1 -> 10.77.0.<n>. */
@@ -103,7 +105,7 @@ function isHarnessPoll(line: string): boolean {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   mkdirSync(opts.dir, { recursive: true });
   const token = randomBytes(24).toString('hex');
-  const config = labConfig(opts, token);
+  const config = { ...labConfig(opts, token), ...opts.extraConfig };
   const configFile = path.join(opts.dir, 'config.yaml');
   // JSON is YAML; validating here turns a drift between this file and the schema into a clear
   // message instead of a server that refuses to start.
