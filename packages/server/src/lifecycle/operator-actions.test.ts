@@ -244,3 +244,24 @@ test('rescue is one-shot and recorded both ways; failsafe recorded once per dist
     'sn-000001: rescue boot requested',
   ]);
 });
+
+test('config declarations are filed once (operator config); the machine enrolls into its declared record', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const store = await openTestStore(dir);
+  const config = testConfig({ profiles: [{ name: 'ram' }], machines: [{ mac: '52:54:00:00:00:07', hostname: 'ram-7', ip: '10.0.1.70', profile: 'ram' }] });
+  const p = new Provisioner(store, config);
+  assert.deepEqual(await p.applyConfigDeclarations(), { added: 1, errors: [] });
+  assert.deepEqual(await p.applyConfigDeclarations(), { added: 0, errors: [] }, 'idempotent');
+  const d = store.byMac('52:54:00:00:00:07');
+  assert.deepEqual([d?.Serial, d?.InternalAddr, d?.Hostname, d?.Profile, d?.Declared], ['52-54-00-00-00-07', '10.0.1.70', 'ram-7', 'ram', true]);
+  const e = await p.enroll(report(7));
+  assert.deepEqual([e.Serial, e.InternalAddr, e.Hostname, e.Profile, e.MachineID], ['sn-000007', '10.0.1.70', 'ram-7', 'ram', d?.MachineID]);
+  p.close();
+  // a new start: the machine is enrolled, nothing is filed again
+  const p2 = new Provisioner(store, config);
+  assert.deepEqual(await p2.applyConfigDeclarations(), { added: 0, errors: [] });
+  p2.close();
+  await store.close();
+  assert.match(gitCli(dir, ['log', '--format=%B', '--', '52-54-00-00-00-07']), /declared \(mac 52:54:00:00:00:07, ip 10\.0\.1\.70, profile ram\)\n\noperator: config\nreason: declared in the config \(machines\[\]\)/);
+});
