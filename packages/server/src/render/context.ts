@@ -1,5 +1,6 @@
 import type { BootImage, CocoonConfig, OsRef, Profile } from '../config/types.js';
 import type { MachineRecord } from '../store/types.js';
+import { emptyRecord } from '../store/record.js';
 import { osFor } from '../images/resolve.js';
 import { prefixToNetmask } from '../util/ipv4.js';
 import { normalizeMac } from '../util/mac.js';
@@ -69,24 +70,8 @@ export const DEFAULT_INSTALL_FILES: Readonly<Required<Pick<InstallFiles, 'kernel
 /** A record for a machine the server has not enrolled: what the first stage renders with. */
 export function placeholderRecord(identity: MachineIdentity): MachineRecord {
   return {
-    Serial: identity.serial,
+    ...emptyRecord(identity.serial),
     MacAddresses: identity.mac ? [identity.mac] : [],
-    InternalAddr: '',
-    Hostname: '',
-    MachineID: '',
-    ConnectedNIC: '',
-    IPMIAddr: '',
-    ProviderId: '',
-    Cabinet: 0,
-    MachineOnCabinet: 0,
-    Profile: '',
-    FleetMetadata: [],
-    FleetDisableEngine: false,
-    EtcdClusterToken: '',
-    Overrides: {},
-    State: 'unknown',
-    LastBoot: '0001-01-01T00:00:00Z',
-    CoreOSVersion: '',
     ...(identity.uuid ? { SMBIOSUUID: identity.uuid } : {}),
   };
 }
