@@ -1,4 +1,5 @@
 import type { JsonSchema } from './validate.js';
+import type { EnrollmentReport } from '../lifecycle/enrollment-report.js';
 
 /**
  * The enrollment bodies the boot port accepts and how they become the lifecycle's
@@ -6,16 +7,6 @@ import type { JsonSchema } from './validate.js';
  */
 
 const text = (max = 256): JsonSchema => ({ type: 'string', maxLength: max });
-
-/** The report the Provisioner enrolls (lifecycle/enrollment-report.ts). */
-export interface EnrollmentReportBody {
-  serial: { product?: string; chassis?: string; board?: string };
-  uuid?: string;
-  macs: { name: string; mac: string }[];
-  connectedNic?: string;
-  ipmiAddr?: string;
-  hardware?: Record<string, unknown>;
-}
 
 export const AGENT_FACTS_SCHEMA: JsonSchema = {
   type: 'object',
@@ -65,9 +56,9 @@ export interface AgentFactsBody {
 }
 
 /** Identity and network facts go where the lifecycle reads them; everything is kept as Hardware. */
-export function reportFromAgentFacts(f: AgentFactsBody): EnrollmentReportBody {
+export function reportFromAgentFacts(f: AgentFactsBody): EnrollmentReport {
   const { serial, uuid, nics, connectedNic, ipmiAddress, serialHint: _hint, ...rest } = f;
-  const report: EnrollmentReportBody = {
+  const report: EnrollmentReport = {
     serial,
     macs: nics.map((n) => ({ name: n.name, mac: n.mac })),
     hardware: { ...rest, nics },
@@ -102,8 +93,8 @@ export interface InfopusherBody {
 }
 
 /** mayu's infopusher knows only the DMI serial, the NICs, the BMC address and the booted NIC. */
-export function reportFromInfopusher(b: InfopusherBody): EnrollmentReportBody {
-  const report: EnrollmentReportBody = {
+export function reportFromInfopusher(b: InfopusherBody): EnrollmentReport {
+  const report: EnrollmentReport = {
     serial: { product: b.Serial },
     macs: b.NetDevs.map((n) => ({ name: n.Name, mac: n.MacAddress })),
   };
