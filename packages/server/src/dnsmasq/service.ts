@@ -10,25 +10,17 @@ import { LeaseCounter } from './lease-file.js';
 import { DnsmasqLogParser } from './log-parser.js';
 import { dnsmasqPaths, type DnsmasqPaths } from './paths.js';
 import { renderDnsmasqConfig } from './render-config.js';
-import { DnsmasqSupervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
+import { DnsmasqSupervisor, type SupervisorOptions, type SupervisorState, type SupervisorStatus } from './supervisor.js';
 import { prepareTftpRoot } from './tftp-root.js';
 import { testDnsmasqConfig } from './validate.js';
 
 /** dnsmasq's health for /healthz, /api/v1/status and metrics (compatible with http's DnsmasqHealth). */
-export interface DnsmasqStatus {
+export interface DnsmasqStatus extends Omit<SupervisorStatus, 'state'> {
   enabled: boolean;
-  /** disabled | stopped | running | backoff (waiting to restart after an exit) | stopping */
-  state: string;
-  running: boolean;
-  pid?: number;
-  startedAt?: string;
-  restarts: number;
-  reloads: number;
-  sighups: number;
-  lastExit?: ExitInfo;
+  /** The supervisor's state, or disabled when dnsmasq is turned off. */
+  state: SupervisorState | 'disabled';
   /** The reason of the last exit, for the HTTP layer's `lastError`. */
   lastError?: string;
-  nextRestartAt?: string;
   /** Leases in the lease file (counted in the background; undefined until first counted). */
   leases?: number;
   hostEntries: number;
