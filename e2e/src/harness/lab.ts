@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { ensureAssets, type Assets } from './assets.js';
-import { createNetwork, removeStaleNamespaces, type LabNetwork } from './netns.js';
+import { createNetwork, pidAlive, removeStaleNamespaces, type LabNetwork } from './netns.js';
 import { chooseAccel, Machine, type Accel, type Firmware } from './qemu.js';
 import { startServer, type RunningServer, type ProfileSpec } from './server.js';
 import { layoutImages, E2E_OS, E2E_VERSION, E2E_BAD_VERSION } from './images.js';
@@ -260,15 +260,6 @@ function pruneRunDirs(): void {
     .map((r) => ({ ...r, mtime: statSync(path.join(runs, r.name)).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
   for (const r of finished.slice(KEEP_FINISHED_RUNS)) rmSync(path.join(runs, r.name), { recursive: true, force: true });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Lists come as arrays or wrapped in an object ({ items: [...] }, { machines: [...] } …). */

@@ -38,7 +38,8 @@ async function namespaces(): Promise<string[]> {
   return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter(Boolean);
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process exists (EPERM means it does, owned by someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
