@@ -16,7 +16,7 @@ import { normalizeMac } from '../util/mac.js';
 export interface HostsDirOptions {
   dir: string;
   config: CocoonConfig;
-  store: Pick<MachineStore, 'list' | 'byMac' | 'onChange'>;
+  store: Pick<MachineStore, 'records' | 'byMac' | 'onChange'>;
   logger?: Logger;
   /** Called (coalesced) after files were removed while dnsmasq runs: send it SIGHUP. */
   requestReload: () => void;
@@ -83,7 +83,7 @@ export class HostsDir {
       await mkdir(this.opts.dir, { recursive: true });
       const desired = new Map<string, string>();
       this.macsBySerial.clear();
-      for (const rec of this.opts.store.list()) {
+      for (const rec of this.opts.store.records()) {
         const macs = new Set<string>();
         for (const raw of rec.MacAddresses) {
           const mac = normalizeMac(raw);

@@ -114,7 +114,7 @@ export function apiRoutes(d: ApiDeps): Route[] {
       responses: { '200': { description: 'status', content: { 'application/json': { type: 'object' } } } },
       handler: ({ res }) => {
         const byState: Record<string, number> = {};
-        for (const m of store.list()) byState[m.State] = (byState[m.State] ?? 0) + 1;
+        for (const c of store.counts()) byState[c.state] = (byState[c.state] ?? 0) + c.count;
         res.json({
           version: d.version,
           node: process.version,
@@ -147,10 +147,12 @@ export function apiRoutes(d: ApiDeps): Route[] {
         if (query['state']) filter.state = query['state'] as MachineState;
         if (query['profile']) filter.profile = query['profile'];
         if (query['mac']) filter.mac = normalizeMac(query['mac']) ?? query['mac'];
-        const all = store.list(filter);
         const offset = Number(query['offset'] ?? 0);
         const limit = Number(query['limit'] ?? 1000);
-        res.json({ total: all.length, offset, limit, machines: all.slice(offset, offset + limit) });
+        // The page arrives as JSON text joined from the stored records: no record is parsed or
+        // serialised per request, whatever the fleet size.
+        const page = store.page(filter, offset, limit);
+        res.type('application/json').send(`{"total":${page.total},"offset":${JSON.stringify(offset)},"limit":${JSON.stringify(limit)},"machines":${page.json}}`);
       },
     }),
     route<{ mac: string; serial?: string; hostname?: string; ip?: string; profile?: string; reason?: string }>({

@@ -21,7 +21,7 @@ test('GET /admin/hosts: a JSON array of host records in a stable order', async (
   assert.equal(r1.status, 200);
   assert.match(String(r1.headers['content-type']), /^application\/json/);
   const hosts = r1.json<MachineRecord[]>();
-  assert.deepEqual(hosts.map((h) => h.Serial), s.store.list().map((m) => m.Serial));
+  assert.deepEqual(hosts.map((h) => h.Serial), [...s.store.records()].map((m) => m.Serial));
   assert.ok(hosts.every((h) => typeof h.InternalAddr === 'string' && Array.isArray(h.MacAddresses)));
   const r2 = await rawRequest(s.apiPort, 'GET', '/admin/hosts');
   assert.equal(r2.text, r1.text);

@@ -33,6 +33,41 @@ function compatAudit(ctx: RouteContext<unknown>, action: string): OperatorAudit 
   return { operator, reason: `mayu ${action}` };
 }
 
+/** Resolves when `res` can take more data, or is gone. */
+function drained(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Bytes of JSON text gathered before one write: large enough to be cheap, small enough to stay light. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Sends `[text,text,…]` + newline (what `JSON.stringify` of the records gives) a chunk at a time,
+ * waiting for the socket to drain, so a fleet's host list (megabytes) never sits in memory whole.
+ */
+async function streamJsonArray(res: Response, texts: Iterable<string>): Promise<void> {
+  res.status(200).setHeader('Content-Type', 'application/json; charset=utf-8');
+  let chunk = '[';
+  let first = true;
+  for (const text of texts) {
+    chunk += first ? text : `,${text}`;
+    first = false;
+    if (chunk.length < CHUNK_CHARS) continue;
+    if (!res.write(chunk)) await drained(res);
+    chunk = '';
+    if (res.destroyed) return;
+  }
+  res.end(`${chunk}]\n`);
+}
+
 /** Service errors in mayu's terms: an unknown host is a 400 like any other refusal. */
 async function asMayu<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -160,8 +195,8 @@ export function compatAdminRoutes({ store, provisioner }: CompatDeps): Route[] {
     auth: 'compat-admin',
     errors: 'text',
     responses: { '200': { description: 'JSON array of host records', content: { 'application/json': { type: 'array', items: { $ref: '#/components/schemas/Machine' } } } } },
-    handler: ({ res }) => {
-      res.status(200).type('application/json').send(`${JSON.stringify(store.list())}\n`);
+    handler: async ({ res }) => {
+      await streamJsonArray(res, store.recordTexts());
     },
   });
 

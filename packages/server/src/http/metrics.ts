@@ -4,8 +4,8 @@ import type { MachineStore } from '../store/types.js';
 export type RenderKind = 'ipxe-chain' | 'ipxe-machine' | 'first-stage' | 'final-config';
 
 /**
- * The Prometheus registry of one server. Machine counts are computed when scraped (one pass over
- * the in-memory index), so nothing has to be kept in step with the store. The event bus and the
+ * The Prometheus registry of one server. Machine counts are read from the store when scraped
+ * (it keeps them per state and profile), so nothing here has to be kept in step with it. The event bus and the
  * dnsmasq service register their own metrics (cocoon_events_total, cocoon_dnsmasq_*) here too.
  */
 export class Metrics {
@@ -14,7 +14,7 @@ export class Metrics {
   private readonly renderErrors: Counter<'kind'>;
   private readonly latency: Histogram<'route' | 'method' | 'status'>;
 
-  constructor(store: Pick<MachineStore, 'list'>) {
+  constructor(store: Pick<MachineStore, 'counts'>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cocoon_' });
     new Gauge({
       name: 'cocoon_machines',
@@ -23,14 +23,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        const counts = new Map<string, { state: string; profile: string; n: number }>();
-        for (const m of store.list()) {
-          const key = `${m.State}\u0000${m.Profile}`;
-          const c = counts.get(key);
-          if (c) c.n++;
-          else counts.set(key, { state: m.State, profile: m.Profile, n: 1 });
-        }
-        for (const c of counts.values()) this.set({ state: c.state, profile: c.profile }, c.n);
+        for (const c of store.counts()) this.set({ state: c.state, profile: c.profile }, c.count);
       },
     });
     this.renders = new Counter({ name: 'cocoon_renders_total', help: 'Rendered artefacts served, by kind', labelNames: ['kind'], registers: [this.registry] });

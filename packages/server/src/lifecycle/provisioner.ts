@@ -123,7 +123,7 @@ export class Provisioner {
       reserved: [net.subnet_gateway, net.router, net.bind_addr, ...net.dns, ...net.ntp],
     });
     this.quota = new ProfileQuota(config.profiles);
-    for (const r of store.list()) this.sync(r.Serial, r);
+    for (const r of store.records()) this.sync(r.Serial, r);
     for (const d of config.machines) {
       const mac = normalizeMac(d.mac);
       if (!mac) continue;

@@ -22,8 +22,8 @@ test('mutations are durable, indexed, frozen and committed; git sees a clean, tr
   assert.throws(() => (r!.MacAddresses as string[]).push('x'));
   assert.equal(store.byMac('52:54:00:00:00:02')?.Serial, 'abc2');
   assert.equal(store.byIp('10.0.1.12')?.Serial, 'abc1');
-  assert.deepEqual(store.list().map((m) => m.Serial), ['abc2', 'abc1'], 'ordered by InternalAddr');
-  assert.deepEqual(store.list({ state: 'running' }).map((m) => m.Serial), ['abc1']);
+  assert.deepEqual([...store.records()].map((m) => m.Serial), ['abc2', 'abc1'], 'ordered by InternalAddr');
+  assert.deepEqual(JSON.parse(store.page({ state: 'running' }, 0, 10).json).map((m: MachineRecord) => m.Serial), ['abc1']);
 
   const onDisk = JSON.parse(readFileSync(path.join(dir, 'abc1', 'conf.json'), 'utf8'));
   assert.equal(onDisk.State, 'running');

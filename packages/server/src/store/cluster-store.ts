@@ -2,10 +2,9 @@ import { mkdir, readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { atomicWriteFile, fsyncDir, isTempFileName } from '../util/atomic-write.js';
 import { CocoonError } from '../util/errors.js';
-import { isIPv4, ipToInt } from '../util/ipv4.js';
-import { normalizeMac } from '../util/mac.js';
 import { GitAudit } from './git-audit.js';
 import { KeyedMutex, Mutex } from './locks.js';
+import { MachineIndex, PARSED_CACHE_SIZE } from './machine-index.js';
 import {
   assertStorableSerial,
   CLUSTER_FILE,
@@ -16,7 +15,7 @@ import {
   parseRecordText,
   serializeRecord,
 } from './record.js';
-import type { Audit, ClusterRecord, HistoryEntry, MachineFilter, MachineRecord, MachineStore, Mutator } from './types.js';
+import type { Audit, ClusterRecord, HistoryEntry, MachineCount, MachineFilter, MachinePage, MachineRecord, MachineStore, Mutator } from './types.js';
 
 /** The subset of a winston logger the store uses. */
 export interface StoreLogger {
@@ -31,6 +30,8 @@ export interface ClusterStoreOptions {
   logger?: StoreLogger;
   /** Delay before git's index file is rewritten after commits (default 300 ms). */
   indexFlushMs?: number;
+  /** Parsed records kept for the per-machine reads (default PARSED_CACHE_SIZE). */
+  parsedCacheSize?: number;
 }
 
 const silent: StoreLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -50,14 +51,6 @@ function confPath(serial: string): string {
   return `${serial}/${CONF_FILE}`;
 }
 
-function ipKey(record: Readonly<MachineRecord>): number {
-  return isIPv4(record.InternalAddr) ? ipToInt(record.InternalAddr) : Number.MAX_SAFE_INTEGER;
-}
-
-function compareRecords(a: Readonly<MachineRecord>, b: Readonly<MachineRecord>): number {
-  return ipKey(a) - ipKey(b) || (a.Serial < b.Serial ? -1 : a.Serial > b.Serial ? 1 : 0);
-}
-
 interface LoadedFile {
   path: string;
   text: string;
@@ -68,11 +61,7 @@ interface LoadedFile {
  * afterwards memory is the read path and every mutation goes memory -> durable file -> git commit.
  */
 export class ClusterStore implements MachineStore {
-  private readonly records = new Map<string, Readonly<MachineRecord>>();
-  private readonly lowerSerial = new Map<string, string>();
-  private readonly macIndex = new Map<string, string>();
-  private readonly ipIndex = new Map<string, string>();
-  private sorted: Readonly<MachineRecord>[] | undefined;
+  private readonly machines: MachineIndex;
   private readonly locks = new KeyedMutex();
   private readonly allocation = new Mutex();
   private readonly listeners = new Set<(serial: string, record: Readonly<MachineRecord> | undefined) => void>();
@@ -88,7 +77,16 @@ export class ClusterStore implements MachineStore {
     readonly dir: string,
     private readonly audit: GitAudit | undefined,
     private readonly logger: StoreLogger,
-  ) {}
+    parsedCacheSize: number,
+  ) {
+    this.machines = new MachineIndex(
+      {
+        sharedMac: (mac, serials) => logger.warn('two machines share a MAC address', { mac, serials }),
+        sharedIp: (ip, serials) => logger.warn('two machines share an address', { ip, serials }),
+      },
+      parsedCacheSize,
+    );
+  }
 
   static async open(opts: ClusterStoreOptions): Promise<ClusterStore> {
     const dir = path.resolve(opts.dir);
@@ -97,7 +95,7 @@ export class ClusterStore implements MachineStore {
     const audit = opts.git.enabled
       ? await GitAudit.open({ dir, author: { name: opts.git.authorName, email: opts.git.authorEmail }, indexFlushMs: opts.indexFlushMs, logger })
       : undefined;
-    const store = new ClusterStore(dir, audit, logger);
+    const store = new ClusterStore(dir, audit, logger, opts.parsedCacheSize ?? PARSED_CACHE_SIZE);
     await store.load(opts.git.enabled);
     return store;
   }
@@ -153,7 +151,7 @@ export class ClusterStore implements MachineStore {
       if (text === undefined) return;
       const rel = confPath(serial);
       try {
-        this.index(serial, deepFreeze(parseRecordText(text, serial)));
+        this.machines.set(serial, parseRecordText(text, serial));
         files.push({ path: rel, text });
       } catch (err) {
         this.problem(rel, err);
@@ -217,75 +215,41 @@ export class ClusterStore implements MachineStore {
     this.logger.error('cluster dir: cannot read a record; it is left untouched and not served', { file, error });
   }
 
-  // ---- in-memory indexes -----------------------------------------------------------------------
-
-  private index(serial: string, record: Readonly<MachineRecord>): void {
-    this.unindex(serial);
-    this.records.set(serial, record);
-    this.lowerSerial.set(serial.toLowerCase(), serial);
-    for (const m of record.MacAddresses) {
-      const mac = normalizeMac(m);
-      if (!mac) continue;
-      const other = this.macIndex.get(mac);
-      if (other && other !== serial) this.logger.warn('two machines share a MAC address', { mac, serials: [other, serial] });
-      this.macIndex.set(mac, serial);
-    }
-    if (record.InternalAddr) {
-      const other = this.ipIndex.get(record.InternalAddr);
-      if (other && other !== serial) this.logger.warn('two machines share an address', { ip: record.InternalAddr, serials: [other, serial] });
-      this.ipIndex.set(record.InternalAddr, serial);
-    }
-    this.sorted = undefined;
-  }
-
-  private unindex(serial: string): void {
-    const old = this.records.get(serial);
-    if (!old) return;
-    this.records.delete(serial);
-    this.lowerSerial.delete(serial.toLowerCase());
-    for (const m of old.MacAddresses) {
-      const mac = normalizeMac(m);
-      if (mac && this.macIndex.get(mac) === serial) this.macIndex.delete(mac);
-    }
-    if (this.ipIndex.get(old.InternalAddr) === serial) this.ipIndex.delete(old.InternalAddr);
-    this.sorted = undefined;
-  }
-
-  /** The stored key for `serial` (directories taken over from mayu may be upper case). */
-  private key(serial: string): string | undefined {
-    return this.records.has(serial) ? serial : this.lowerSerial.get(serial.toLowerCase());
-  }
-
   // ---- reads -------------------------------------------------------------------------------------
 
   get(serial: string): Readonly<MachineRecord> | undefined {
-    const k = this.key(serial);
-    return k === undefined ? undefined : this.records.get(k);
+    const k = this.machines.key(serial);
+    return k === undefined ? undefined : this.machines.get(k);
   }
 
   byMac(mac: string): Readonly<MachineRecord> | undefined {
-    const m = normalizeMac(mac);
-    const serial = m && this.macIndex.get(m);
-    return serial ? this.records.get(serial) : undefined;
+    const serial = this.machines.serialByMac(mac);
+    return serial === undefined ? undefined : this.machines.get(serial);
   }
 
   byIp(ip: string): Readonly<MachineRecord> | undefined {
-    const serial = this.ipIndex.get(ip);
-    return serial ? this.records.get(serial) : undefined;
+    const serial = this.machines.serialByIp(ip);
+    return serial === undefined ? undefined : this.machines.get(serial);
   }
 
-  list(filter: MachineFilter = {}): Readonly<MachineRecord>[] {
-    if (!this.sorted) this.sorted = [...this.records.values()].sort(compareRecords);
-    if (filter.mac !== undefined) {
-      const r = this.byMac(filter.mac);
-      return r && (!filter.state || r.State === filter.state) && (!filter.profile || r.Profile === filter.profile) ? [r] : [];
-    }
-    if (!filter.state && !filter.profile) return [...this.sorted];
-    return this.sorted.filter((r) => (!filter.state || r.State === filter.state) && (!filter.profile || r.Profile === filter.profile));
+  page(filter: MachineFilter, offset: number, limit: number): MachinePage {
+    return this.machines.page(filter, offset, limit);
+  }
+
+  counts(): MachineCount[] {
+    return this.machines.counts();
+  }
+
+  records(): IterableIterator<Readonly<MachineRecord>> {
+    return this.machines.records();
+  }
+
+  recordTexts(): IterableIterator<string> {
+    return this.machines.texts();
   }
 
   count(): number {
-    return this.records.size;
+    return this.machines.size;
   }
 
   cluster(): Readonly<ClusterRecord> {
@@ -301,27 +265,31 @@ export class ClusterStore implements MachineStore {
   async mutate(serial: string, fn: Mutator, audit: Audit): Promise<Readonly<MachineRecord> | undefined> {
     this.assertOpen();
     assertStorableSerial(serial);
-    const key = this.key(serial) ?? serial;
+    const key = this.machines.key(serial) ?? serial;
     return this.track(this.locks.run(key, async () => {
       this.assertOpen();
-      const current = this.records.get(key);
+      const current = this.machines.get(key);
       const next = await fn(current);
       if (next === undefined) return current;
       if (next.Serial !== key && next.Serial.toLowerCase() !== key.toLowerCase()) {
         throw new CocoonError('invalid', `Serial: a record for ${JSON.stringify(key)} cannot be renamed to ${JSON.stringify(next.Serial)}`, 'Serial');
       }
-      const text = serializeRecord(normalizeRecord(next as Record<string, unknown>, key));
-      if (current && text === serializeRecord(current as MachineRecord)) return current;
+      const record = normalizeRecord(next as Record<string, unknown>, key);
+      const compact = JSON.stringify(record);
+      if (current && compact === JSON.stringify(current)) return current;
+      const text = serializeRecord(record);
+      // A parsed copy: the mutator's objects stay the caller's, and the record handed out is
+      // exactly what the file holds.
+      const stored = deepFreeze(JSON.parse(compact) as MachineRecord);
       const machineDir = path.join(this.dir, key);
       if (!current) {
         await mkdir(machineDir, { recursive: true });
         await fsyncDir(this.dir);
       }
       await atomicWriteFile(path.join(machineDir, CONF_FILE), text);
-      const stored = deepFreeze(JSON.parse(text) as MachineRecord);
       // The file is the truth from here on: memory follows it even if the commit below fails
       // (the next start commits it as recovered).
-      this.index(key, stored);
+      this.machines.set(key, stored, true);
       if (this.audit) await this.audit.commit([{ path: confPath(key), content: text }], commitMessage(key, audit));
       this.emit(key, stored);
       return stored;
@@ -341,15 +309,15 @@ export class ClusterStore implements MachineStore {
   async remove(serial: string, audit: Audit): Promise<boolean> {
     this.assertOpen();
     assertStorableSerial(serial);
-    const key = this.key(serial) ?? serial;
+    const key = this.machines.key(serial) ?? serial;
     return this.track(this.locks.run(key, async () => {
       this.assertOpen();
-      if (!this.records.has(key)) return false;
+      if (!this.machines.has(key)) return false;
       const machineDir = path.join(this.dir, key);
       await unlink(path.join(machineDir, CONF_FILE));
       await rmdir(machineDir).catch(() => undefined); // other files of an operator's: keep the dir
       await fsyncDir(this.dir);
-      this.unindex(key);
+      this.machines.delete(key);
       if (this.audit) await this.audit.commit([{ path: confPath(key), content: null }], commitMessage(key, audit));
       this.emit(key, undefined);
       return true;
@@ -363,7 +331,7 @@ export class ClusterStore implements MachineStore {
   async history(serial: string, opts: { patch?: boolean; limit?: number } = {}): Promise<HistoryEntry[]> {
     assertStorableSerial(serial);
     if (!this.audit) return [];
-    return this.audit.history(this.key(serial) ?? serial, opts);
+    return this.audit.history(this.machines.key(serial) ?? serial, opts);
   }
 
   onChange(listener: (serial: string, record: Readonly<MachineRecord> | undefined) => void): () => void {

@@ -69,7 +69,7 @@ test('kill -9 in the middle of enrollments loses no acknowledged change and leav
   }
   // whatever was half done is whole: every record parses, none is lost between file and git
   assert.deepEqual(store.problems, []);
-  const ips = store.list().map((m) => m.InternalAddr);
+  const ips = [...store.records()].map((m) => m.InternalAddr);
   assert.equal(new Set(ips).size, ips.length, 'no address handed out twice across the crash');
   await store.close();
   assert.equal(gitCli(cluster, ['status', '--porcelain', '--untracked-files=all']), '');

@@ -78,6 +78,20 @@ export interface MachineFilter {
   mac?: string;
 }
 
+/** One page of machines in the stable order. */
+export interface MachinePage {
+  /** Machines matching the filter, on every page. */
+  total: number;
+  /** The page's records as a JSON array text (what `JSON.stringify` of the records gives). */
+  json: string;
+}
+
+export interface MachineCount {
+  state: MachineState;
+  profile: string;
+  count: number;
+}
+
 /** Result of a mutation callback: the new record, or `undefined` to write nothing. */
 export type Mutator = (current: Readonly<MachineRecord> | undefined) => MachineRecord | undefined | Promise<MachineRecord | undefined>;
 
@@ -99,8 +113,21 @@ export interface MachineStore {
   get(serial: string): Readonly<MachineRecord> | undefined;
   byMac(mac: string): Readonly<MachineRecord> | undefined;
   byIp(ip: string): Readonly<MachineRecord> | undefined;
-  /** Stable order: by InternalAddr numerically, then serial. */
-  list(filter?: MachineFilter): Readonly<MachineRecord>[];
+  /**
+   * The machines matching `filter` from `offset`, at most `limit` of them, in the stable order
+   * (InternalAddr numerically, then serial). Costs the page, not the fleet (a state or profile
+   * filter scans in-memory summaries; no record is parsed).
+   */
+  page(filter: MachineFilter, offset: number, limit: number): MachinePage;
+  /** Machines per state and profile (only pairs with at least one machine). */
+  counts(): MachineCount[];
+  /**
+   * Every record once, in the stable order, as of the call (later changes are not seen). Each
+   * record is parsed as it is reached: for start-up and rebuild paths, never per request.
+   */
+  records(): IterableIterator<Readonly<MachineRecord>>;
+  /** Like records(), as each record's JSON text (`JSON.stringify` of it), for streaming them out. */
+  recordTexts(): IterableIterator<string>;
   count(): number;
   /**
    * Read-modify-write one machine under its lock; the write is durable (fsync + rename) and

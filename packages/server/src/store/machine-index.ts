@@ -1,0 +1,241 @@
+import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
+import { isIPv4, ipToInt } from '../util/ipv4.js';
+import { normalizeMac } from '../util/mac.js';
+import { deepFreeze } from './record.js';
+import type { MachineCount, MachineFilter, MachinePage, MachineRecord } from './types.js';
+
+/**
+ * One machine as memory keeps it: the record as compact JSON text (a few KB with the agent's
+ * hardware facts, several times less than the parsed object graph) and the few fields the
+ * indexes, filters and the order need. Entries are never changed, only replaced, so a reader
+ * holding one (an iteration snapshot, the parsed cache) sees one consistent version.
+ */
+interface Entry {
+  readonly serial: string;
+  /** `JSON.stringify` of the stored record. */
+  readonly json: string;
+  readonly ip: string;
+  /** InternalAddr as a number; records without an IPv4 address sort last. */
+  readonly ipKey: number;
+  readonly state: MachineState;
+  readonly profile: string;
+  /** Normalized MACs, as keys of the MAC index. */
+  readonly macs: readonly string[];
+}
+
+function compareEntries(a: Entry, b: Entry): number {
+  return a.ipKey - b.ipKey || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
+}
+
+function parseEntry(e: Entry): Readonly<MachineRecord> {
+  return deepFreeze(JSON.parse(e.json) as MachineRecord);
+}
+
+/** How many parsed records are kept: a boot storm's machines many times over, a sliver of a fleet. */
+export const PARSED_CACHE_SIZE = 512;
+
+export interface IndexWarnings {
+  sharedMac(mac: string, serials: string[]): void;
+  sharedIp(ip: string, serials: string[]): void;
+}
+
+/**
+ * The store's in-memory side: records by serial (case-insensitively for mayu's upper-case
+ * directories), MAC and address; the stable order (InternalAddr numerically, then serial) kept
+ * sorted by binary-search insert and remove; machine counts per state and profile; and a bounded
+ * LRU cache of parsed, frozen records for the hot per-machine reads.
+ */
+export class MachineIndex {
+  private readonly entries = new Map<string, Entry>();
+  private readonly lowerSerial = new Map<string, string>();
+  private readonly macIndex = new Map<string, string>();
+  private readonly ipIndex = new Map<string, string>();
+  private readonly sorted: Entry[] = [];
+  private readonly tally = new Map<string, MachineCount>();
+  /** serial → parsed record of that exact entry (a replaced entry never matches: no stale reads). */
+  private readonly parsed = new Map<string, { entry: Entry; record: Readonly<MachineRecord> }>();
+
+  constructor(
+    private readonly warn: IndexWarnings,
+    private readonly cacheSize = PARSED_CACHE_SIZE,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The stored key for `serial` (directories taken over from mayu may be upper case). */
+  key(serial: string): string | undefined {
+    return this.entries.has(serial) ? serial : this.lowerSerial.get(serial.toLowerCase());
+  }
+
+  has(serial: string): boolean {
+    return this.entries.has(serial);
+  }
+
+  /**
+   * Stores `record` under `serial`, replacing what was there. `cached`: the caller hands out this
+   * frozen record itself (a mutation's result), so the cache starts with it.
+   */
+  set(serial: string, record: Readonly<MachineRecord>, cached?: boolean): void {
+    const macs: string[] = [];
+    for (const m of record.MacAddresses) {
+      const mac = normalizeMac(m);
+      if (mac && !macs.includes(mac)) macs.push(mac);
+    }
+    const entry: Entry = {
+      serial,
+      json: JSON.stringify(record),
+      ip: record.InternalAddr,
+      ipKey: isIPv4(record.InternalAddr) ? ipToInt(record.InternalAddr) : Number.MAX_SAFE_INTEGER,
+      state: record.State,
+      profile: record.Profile,
+      macs,
+    };
+    this.delete(serial);
+    this.entries.set(serial, entry);
+    this.lowerSerial.set(serial.toLowerCase(), serial);
+    for (const mac of macs) {
+      const other = this.macIndex.get(mac);
+      if (other !== undefined && other !== serial) this.warn.sharedMac(mac, [other, serial]);
+      this.macIndex.set(mac, serial);
+    }
+    if (entry.ip) {
+      const other = this.ipIndex.get(entry.ip);
+      if (other !== undefined && other !== serial) this.warn.sharedIp(entry.ip, [other, serial]);
+      this.ipIndex.set(entry.ip, serial);
+    }
+    this.sorted.splice(this.lowerBound(entry), 0, entry);
+    this.count(entry, 1);
+    if (cached) this.remember(entry, record);
+  }
+
+  delete(serial: string): boolean {
+    const old = this.entries.get(serial);
+    if (!old) return false;
+    this.entries.delete(serial);
+    this.parsed.delete(serial);
+    if (this.lowerSerial.get(serial.toLowerCase()) === serial) this.lowerSerial.delete(serial.toLowerCase());
+    for (const mac of old.macs) if (this.macIndex.get(mac) === serial) this.macIndex.delete(mac);
+    if (old.ip && this.ipIndex.get(old.ip) === serial) this.ipIndex.delete(old.ip);
+    const at = this.lowerBound(old);
+    this.sorted.splice(this.sorted[at] === old ? at : this.sorted.indexOf(old), 1);
+    this.count(old, -1);
+    return true;
+  }
+
+  get(serial: string): Readonly<MachineRecord> | undefined {
+    const entry = this.entries.get(serial);
+    if (!entry) return undefined;
+    const hit = this.parsed.get(serial);
+    if (hit && hit.entry === entry) {
+      // Most recently used goes last; the first in the map is the one to evict.
+      this.parsed.delete(serial);
+      this.parsed.set(serial, hit);
+      return hit.record;
+    }
+    const record = parseEntry(entry);
+    this.remember(entry, record);
+    return record;
+  }
+
+  serialByMac(mac: string): string | undefined {
+    const m = normalizeMac(mac);
+    return m ? this.macIndex.get(m) : undefined;
+  }
+
+  serialByIp(ip: string): string | undefined {
+    return this.ipIndex.get(ip);
+  }
+
+  /** One page in the stable order, as the JSON array text of the stored records. */
+  page(filter: MachineFilter, offset: number, limit: number): MachinePage {
+    const from = Math.max(0, Math.floor(offset) || 0);
+    const to = from + Math.max(0, Math.floor(limit) || 0);
+    const texts: string[] = [];
+    let total = 0;
+    if (filter.mac !== undefined) {
+      const serial = this.serialByMac(filter.mac);
+      const e = serial === undefined ? undefined : this.entries.get(serial);
+      if (e && matches(e, filter)) {
+        total = 1;
+        if (from === 0 && to > 0) texts.push(e.json);
+      }
+    } else if (!filter.state && !filter.profile) {
+      total = this.sorted.length;
+      for (let i = from; i < Math.min(to, total); i++) texts.push((this.sorted[i] as Entry).json);
+    } else {
+      // One pass over the summaries (no record is parsed); the total needs every match anyway.
+      for (const e of this.sorted) {
+        if (!matches(e, filter)) continue;
+        if (total >= from && total < to) texts.push(e.json);
+        total++;
+      }
+    }
+    return { total, json: `[${texts.join(',')}]` };
+  }
+
+  /** Machines per state and profile, in the lifecycle's state order, then by profile. */
+  counts(): MachineCount[] {
+    const order = (s: MachineState): number => MACHINE_STATES.indexOf(s);
+    return [...this.tally.values()]
+      .map((c) => ({ ...c }))
+      .sort((a, b) => order(a.state) - order(b.state) || (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
+  }
+
+  /**
+   * Every record once, in the stable order as of the call (the snapshot is taken now, not at the
+   * first step); parsed one at a time and not cached, so a full pass does not flush the cache.
+   */
+  records(): IterableIterator<Readonly<MachineRecord>> {
+    const snapshot = this.sorted.slice();
+    const parsed = this.parsed;
+    return (function* () {
+      for (const e of snapshot) {
+        const hit = parsed.get(e.serial);
+        yield hit && hit.entry === e ? hit.record : parseEntry(e);
+      }
+    })();
+  }
+
+  /** Every record's JSON text once, in the stable order as of the call. */
+  texts(): IterableIterator<string> {
+    return this.sorted.slice().map((e) => e.json)[Symbol.iterator]();
+  }
+
+  private remember(entry: Entry, record: Readonly<MachineRecord>): void {
+    this.parsed.delete(entry.serial);
+    this.parsed.set(entry.serial, { entry, record });
+    while (this.parsed.size > this.cacheSize) {
+      const oldest = this.parsed.keys().next().value as string;
+      this.parsed.delete(oldest);
+    }
+  }
+
+  /** Where `e` is, or would go, in the sorted order. */
+  private lowerBound(e: Entry): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareEntries(this.sorted[mid] as Entry, e) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private count(e: Entry, delta: number): void {
+    const key = `${e.state}\u0000${e.profile}`;
+    const c = this.tally.get(key);
+    if (c) {
+      c.count += delta;
+      if (c.count === 0) this.tally.delete(key);
+    } else if (delta > 0) {
+      this.tally.set(key, { state: e.state, profile: e.profile, count: delta });
+    }
+  }
+}
+
+function matches(e: Entry, filter: MachineFilter): boolean {
+  return (!filter.state || e.state === filter.state) && (!filter.profile || e.profile === filter.profile);
+}
