@@ -7,6 +7,7 @@ import git from 'isomorphic-git';
 import { createTwoFilesPatch } from 'diff';
 import { CocoonError } from '../util/errors.js';
 import { GitIndexFile } from './git-index.js';
+import { compareTreeNames } from './git-order.js';
 import { HistoryLog } from './history-log.js';
 import type { HistoryEntry } from './types.js';
 
@@ -40,104 +41,211 @@ export interface FileChange {
   content: string | Uint8Array | null;
 }
 
-/** One tree entry: '100644' | '100755' | '120000' | '160000' for files, links, submodules; '40000' for trees. */
-interface Entry {
-  mode: string;
-  oid: string;
-  /** Loaded subtree (trees only). */
-  node?: TreeNode;
-}
-
-interface Slot {
-  name: string;
-  /** Sort key: git orders a directory's name as if it ended in '/'. */
-  key: Buffer;
-  isTree: boolean;
-  /** Offset of this entry's encoding in `TreeNode.buf`, and its length. */
-  offset: number;
-  length: number;
-}
+const EMPTY = Buffer.alloc(0);
+const TREE_MODE = '40000';
+const ZERO_OID = '0'.repeat(40);
 
 /**
- * A tree held in memory together with its encoded object content ("<mode> <name>\0<oid>" per
- * entry, in git order). Changing an entry's oid patches 20 bytes in place and a new entry is one
- * splice, so building the root tree of a 10 000-machine cluster costs a copy, not a re-encode.
+ * A tree held in memory as its encoded object content ("<mode> <name>\0<oid>" per entry, in git
+ * order) plus the names and where each entry starts. Changing an entry's oid patches 20 bytes in
+ * place and a new entry is one splice, so building the root tree of a 10 000-machine cluster
+ * costs a copy, not a re-encode; and a machine's one-file subtree costs a few hundred bytes, not
+ * a Map, an Entry and a Buffer per file. Subtrees are read from git only when needed (`children`).
  */
 class TreeNode {
-  readonly entries = new Map<string, Entry>();
-  private readonly slots = new Map<string, Slot>();
-  private readonly order: Slot[] = [];
-  private buf = Buffer.alloc(0);
-  /** Oid of this tree as last built; undefined when changed since. */
-  oid: string | undefined;
+  /**
+   * The content while it may change. At rest a small tree keeps it as a latin1 string instead
+   * (`packed`): a small Buffer is a slice of an 8 KB pool that one survivor keeps whole, and
+   * 10 000 one-file machine trees would pin megabytes of pools that way.
+   */
+  private live: Buffer | undefined = EMPTY;
+  private packed: string | undefined;
+  private names: string[] = [];
+  private offsets: number[] = [];
+  /** Subtrees read from git or created here (absent: not read yet; its oid is in `buf`). */
+  private children: Map<string, TreeNode> | undefined;
+  /** Subtrees changed since this tree was last built: their oid in `buf` is stale. */
+  private dirtyChildren: Set<string> | undefined;
+  /** Changed since last built: the oid the parent (or HEAD) holds for it is stale. */
+  dirty = true;
 
-  set(name: string, entry: Entry): void {
-    this.entries.set(name, entry);
-    this.oid = undefined;
-    const isTree = entry.mode === '40000';
-    const slot = this.slots.get(name);
-    if (slot && slot.isTree === isTree && this.buf.toString('latin1', slot.offset, slot.offset + entry.mode.length) === entry.mode) {
-      if (entry.oid) this.buf.write(entry.oid, slot.offset + slot.length - 20, 20, 'hex');
-      return;
+  /** A clean node from a tree object's content (already in git order). */
+  static decode(content: Buffer): TreeNode {
+    const node = new TreeNode();
+    node.live = content;
+    for (let o = 0; o < content.length; ) {
+      const nul = content.indexOf(0, o);
+      const space = content.indexOf(0x20, o);
+      if (nul < 0 || space < 0 || space > nul || nul + 21 > content.length) throw new Error('malformed tree object');
+      node.names.push(content.toString('utf8', space + 1, nul));
+      node.offsets.push(o);
+      o = nul + 21;
     }
-    if (slot) this.removeSlot(slot);
-    const enc = Buffer.concat([Buffer.from(`${entry.mode} ${name}\0`, 'utf8'), Buffer.alloc(20)]);
-    if (entry.oid) enc.write(entry.oid, enc.length - 20, 20, 'hex');
-    const key = Buffer.from(isTree ? `${name}/` : name, 'utf8');
+    node.dirty = false;
+    node.pack();
+    return node;
+  }
+
+  /** A copy of the content for reading (the live buffer when there is one). */
+  private get buf(): Buffer {
+    return this.live ?? Buffer.from(this.packed as string, 'latin1');
+  }
+
+  private get length(): number {
+    return this.live ? this.live.length : (this.packed as string).length;
+  }
+
+  private mutable(): Buffer {
+    if (!this.live) {
+      this.live = Buffer.from(this.packed as string, 'latin1');
+      this.packed = undefined;
+    }
+    return this.live;
+  }
+
+  private pack(): void {
+    if (this.live && this.live.length < 4096) {
+      this.packed = this.live.toString('latin1');
+      this.live = undefined;
+    }
+  }
+
+  get size(): number {
+    return this.names.length;
+  }
+
+  private isTreeAt(i: number): boolean {
+    const o = this.offsets[i] as number;
+    return (this.live ? this.live[o] : (this.packed as string).charCodeAt(o)) === 0x34; // '4': only a tree's mode starts so
+  }
+
+  private endOf(i: number): number {
+    return i + 1 < this.offsets.length ? (this.offsets[i + 1] as number) : this.length;
+  }
+
+  /** Index of the first entry not before (name, isTree) in git order. */
+  private lowerBound(name: string, isTree: boolean): number {
     let lo = 0;
-    let hi = this.order.length;
+    let hi = this.names.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (Buffer.compare((this.order[mid] as Slot).key, key) < 0) lo = mid + 1;
+      if (compareTreeNames(this.names[mid] as string, this.isTreeAt(mid), name, isTree) < 0) lo = mid + 1;
       else hi = mid;
     }
-    const offset = lo < this.order.length ? (this.order[lo] as Slot).offset : this.buf.length;
-    const fresh: Slot = { name, key, isTree, offset, length: enc.length };
-    this.buf = Buffer.concat([this.buf.subarray(0, offset), enc, this.buf.subarray(offset)]);
-    for (let i = lo; i < this.order.length; i++) (this.order[i] as Slot).offset += enc.length;
-    this.order.splice(lo, 0, fresh);
-    this.slots.set(name, fresh);
+    return lo;
   }
 
-  /** Fills an empty node in one pass (loading a 10 000-entry tree entry by entry would be quadratic). */
-  fill(list: [string, Entry][]): void {
-    const slots = list.map(([name, entry]) => {
-      const isTree = entry.mode === '40000';
-      return { name, entry, isTree, key: Buffer.from(isTree ? `${name}/` : name, 'utf8') };
-    });
-    slots.sort((a, b) => Buffer.compare(a.key, b.key));
-    const parts: Buffer[] = [];
-    let offset = 0;
-    for (const { name, entry, isTree, key } of slots) {
-      const enc = Buffer.concat([Buffer.from(`${entry.mode} ${name}\0`, 'utf8'), Buffer.from(entry.oid, 'hex')]);
-      parts.push(enc);
-      const slot: Slot = { name, key, isTree, offset, length: enc.length };
-      offset += enc.length;
-      this.order.push(slot);
-      this.slots.set(name, slot);
-      this.entries.set(name, entry);
+  private indexOf(name: string, isTree: boolean): number {
+    const i = this.lowerBound(name, isTree);
+    return i < this.names.length && this.names[i] === name && this.isTreeAt(i) === isTree ? i : -1;
+  }
+
+  /** The entry `name` of that kind: its mode and oid. */
+  get(name: string, isTree: boolean): { mode: string; oid: string } | undefined {
+    const i = this.indexOf(name, isTree);
+    if (i < 0) return undefined;
+    const o = this.offsets[i] as number;
+    const end = this.endOf(i);
+    const buf = this.buf;
+    return { mode: buf.toString('latin1', o, buf.indexOf(0x20, o)), oid: buf.toString('hex', end - 20, end) };
+  }
+
+  /** Sets an entry; a tree entry's oid may be left unknown (null) until the next build. */
+  set(name: string, mode: string, oid: string | null): void {
+    const isTree = mode === TREE_MODE;
+    this.dirty = true;
+    const i = this.indexOf(name, isTree);
+    const buf = this.mutable();
+    if (i >= 0 && buf.toString('latin1', this.offsets[i] as number, (this.offsets[i] as number) + mode.length + 1) === `${mode} `) {
+      if (oid) buf.write(oid, this.endOf(i) - 20, 20, 'hex');
+      return;
     }
-    this.buf = Buffer.concat(parts);
+    if (i >= 0) this.removeAt(i);
+    // git has no file and directory of the same name in one tree
+    const other = this.indexOf(name, !isTree);
+    if (other >= 0) this.removeAt(other);
+    const enc = Buffer.from(`${mode} ${name}\0${'\0'.repeat(20)}`, 'utf8');
+    enc.write(oid ?? ZERO_OID, enc.length - 20, 20, 'hex');
+    const at = this.lowerBound(name, isTree);
+    const cur = this.mutable();
+    const offset = at < this.offsets.length ? (this.offsets[at] as number) : cur.length;
+    this.live = Buffer.concat([cur.subarray(0, offset), enc, cur.subarray(offset)]);
+    for (let j = at; j < this.offsets.length; j++) this.offsets[j] = (this.offsets[j] as number) + enc.length;
+    this.names.splice(at, 0, name);
+    this.offsets.splice(at, 0, offset);
   }
 
-  delete(name: string): void {
-    const slot = this.slots.get(name);
-    if (!this.entries.delete(name) || !slot) return;
-    this.oid = undefined;
-    this.removeSlot(slot);
+  delete(name: string, isTree: boolean): void {
+    const i = this.indexOf(name, isTree);
+    if (i >= 0) this.removeAt(i);
   }
 
-  private removeSlot(slot: Slot): void {
-    const i = this.order.indexOf(slot);
-    this.buf = Buffer.concat([this.buf.subarray(0, slot.offset), this.buf.subarray(slot.offset + slot.length)]);
-    for (let j = i + 1; j < this.order.length; j++) (this.order[j] as Slot).offset -= slot.length;
-    this.order.splice(i, 1);
-    this.slots.delete(slot.name);
+  private removeAt(i: number): void {
+    const name = this.names[i] as string;
+    if (this.isTreeAt(i)) {
+      this.children?.delete(name);
+      this.dirtyChildren?.delete(name);
+    }
+    const o = this.offsets[i] as number;
+    const len = this.endOf(i) - o;
+    const cur = this.mutable();
+    this.live = Buffer.concat([cur.subarray(0, o), cur.subarray(o + len)]);
+    for (let j = i + 1; j < this.offsets.length; j++) this.offsets[j] = (this.offsets[j] as number) - len;
+    this.names.splice(i, 1);
+    this.offsets.splice(i, 1);
+    this.dirty = true;
   }
 
-  /** A copy of the tree object's content (the live buffer keeps changing). */
-  encode(): Buffer {
-    return Buffer.from(this.buf);
+  child(name: string): TreeNode | undefined {
+    return this.children?.get(name);
+  }
+
+  attach(name: string, node: TreeNode): void {
+    (this.children ??= new Map()).set(name, node);
+  }
+
+  /** The subtree `name` changed (it must be attached): rebuild it with this tree. */
+  childChanged(name: string): void {
+    (this.dirtyChildren ??= new Set()).add(name);
+    this.dirty = true;
+  }
+
+  /** Tree entries whose subtree has not been read. */
+  *unreadTrees(): Generator<{ name: string; oid: string }> {
+    for (let i = 0; i < this.names.length; i++) {
+      const name = this.names[i] as string;
+      if (this.isTreeAt(i) && !this.children?.has(name)) yield { name, oid: this.buf.toString('hex', this.endOf(i) - 20, this.endOf(i)) };
+    }
+  }
+
+  subtrees(): IterableIterator<TreeNode> {
+    return (this.children ?? new Map<string, TreeNode>()).values();
+  }
+
+  /** Every file below this tree as [path, blob oid], through the subtrees read so far. */
+  *files(prefix: string): Generator<[string, string]> {
+    for (let i = 0; i < this.names.length; i++) {
+      const name = this.names[i] as string;
+      if (this.isTreeAt(i)) {
+        const sub = this.children?.get(name);
+        if (sub) yield* sub.files(`${prefix}${name}/`);
+      } else {
+        yield [prefix + name, this.buf.toString('hex', this.endOf(i) - 20, this.endOf(i))];
+      }
+    }
+  }
+
+  /** Builds the changed subtrees (bottom-up) and this tree, handing each new object to `store`. */
+  build(store: (content: Buffer) => string): string {
+    for (const name of this.dirtyChildren ?? []) {
+      const sub = this.children?.get(name);
+      if (sub?.dirty) this.set(name, TREE_MODE, sub.build(store));
+    }
+    this.dirtyChildren = undefined;
+    const oid = store(Buffer.from(this.buf)); // a copy: the live buffer keeps changing
+    this.dirty = false;
+    this.pack();
+    return oid;
   }
 }
 
@@ -170,8 +278,8 @@ interface NewObject {
 export class GitAudit {
   private head: string | undefined;
   private root = new TreeNode();
-  /** Every file in HEAD's tree: path -> blob oid. */
-  private readonly files = new Map<string, string>();
+  /** Oid of HEAD's tree (of `root` whenever root is not dirty). */
+  private rootOid: string | undefined;
   /** Commits waiting to be written; drained in groups (group commit). */
   private pending: PendingCommit[] = [];
   private draining: Promise<void> | undefined;
@@ -264,8 +372,8 @@ export class GitAudit {
   }
 
   private async load(): Promise<void> {
-    this.files.clear();
     this.root = new TreeNode();
+    this.rootOid = undefined;
     try {
       this.head = await git.resolveRef({ fs, dir: this.dir, ref: this.branchRef });
     } catch (err) {
@@ -274,36 +382,41 @@ export class GitAudit {
     }
     if (!this.head) return;
     const { commit } = await git.readCommit({ fs, dir: this.dir, oid: this.head, cache: this.cache });
-    this.root = await this.loadTree(commit.tree, '', false);
+    // Shallow: a machine's subtree is only read from git when `isCommitted` cannot tell from the
+    // file itself (see there), so opening a 10 000-machine cluster does not read 10 000 trees.
+    this.root = await this.readTree(commit.tree);
+    this.rootOid = commit.tree;
   }
 
-  /**
-   * Reads a tree object. The root is read shallow: a machine's subtree is only read from git when
-   * `isCommitted` cannot tell from the file itself (see there), so opening a 10 000-machine
-   * cluster does not read 10 000 tree objects.
-   */
-  private async loadTree(oid: string, prefix: string, deep = true): Promise<TreeNode> {
-    const node = new TreeNode();
-    const { tree } = await git.readTree({ fs, dir: this.dir, oid, cache: this.cache });
-    const list: [string, Entry][] = [];
-    for (const e of tree) {
-      const p = prefix + e.path;
-      if (e.type === 'tree') {
-        list.push([e.path, deep ? { mode: '40000', oid: e.oid, node: await this.loadTree(e.oid, `${p}/`) } : { mode: '40000', oid: e.oid }]);
-      } else {
-        list.push([e.path, { mode: e.mode.replace(/^0+/, ''), oid: e.oid }]);
-        if (e.type === 'blob') this.files.set(p, e.oid);
+  private async readTree(oid: string): Promise<TreeNode> {
+    const { object } = await git.readObject({ fs, dir: this.dir, oid, format: 'content', cache: this.cache });
+    if (!(object instanceof Uint8Array)) throw new CocoonError('internal', `git object ${oid} could not be read as a tree`);
+    return TreeNode.decode(Buffer.from(object.buffer, object.byteOffset, object.byteLength));
+  }
+
+  /** Reads the subtrees along `dirs` (a path's directories) that are in HEAD but not read yet. */
+  private async ensureLoaded(dirs: string[]): Promise<TreeNode | undefined> {
+    let node = this.root;
+    for (const name of dirs) {
+      let sub = node.child(name);
+      if (!sub) {
+        const e = node.get(name, true);
+        if (!e) return undefined;
+        sub = await this.readTree(e.oid);
+        node.attach(name, sub);
       }
+      node = sub;
     }
-    node.fill(list);
-    node.oid = oid;
     return node;
   }
 
-  /** Loads the root entry `name`'s subtree if it is still unread. */
-  private async ensureLoaded(name: string): Promise<void> {
-    const e = this.root.entries.get(name);
-    if (e && e.mode === '40000' && !e.node) e.node = await this.loadTree(e.oid, `${name}/`);
+  /** Blob oid of `filepath` in the tree as read so far. */
+  private fileOid(filepath: string): string | undefined {
+    const parts = filepath.split('/');
+    const file = parts.pop() as string;
+    let node: TreeNode | undefined = this.root;
+    for (const name of parts) node = node?.child(name);
+    return node?.get(file, false)?.oid;
   }
 
   /**
@@ -316,27 +429,27 @@ export class GitAudit {
     const parts = filepath.split('/');
     if (parts.length === 2) {
       const [dirName, file] = parts as [string, string];
-      const e = this.root.entries.get(dirName);
-      if (!e || e.mode !== '40000') return false;
-      if (!e.node) {
-        const single = objectOid('tree', Buffer.concat([Buffer.from(`100644 ${file}\0`, 'utf8'), Buffer.from(oid, 'hex')]));
-        if (single === e.oid) {
-          const node = new TreeNode();
-          node.fill([[file, { mode: '100644', oid }]]);
-          node.oid = e.oid;
-          e.node = node;
-          this.files.set(filepath, oid);
+      const e = this.root.get(dirName, true);
+      if (!e) return false;
+      if (!this.root.child(dirName)) {
+        const single = Buffer.concat([Buffer.from(`100644 ${file}\0`, 'utf8'), Buffer.from(oid, 'hex')]);
+        if (objectOid('tree', single) === e.oid) {
+          this.root.attach(dirName, TreeNode.decode(single));
           return true;
         }
-        await this.ensureLoaded(dirName);
       }
     }
-    return this.files.get(filepath) === oid;
+    await this.ensureLoaded(parts.slice(0, -1));
+    return this.fileOid(filepath) === oid;
   }
 
   /** Reads every subtree not read yet (after isCommitted: the directories missing on disk). */
   async loadAll(): Promise<void> {
-    for (const [name, e] of this.root.entries) if (e.mode === '40000' && !e.node) await this.ensureLoaded(name);
+    const visit = async (node: TreeNode): Promise<void> => {
+      for (const { name, oid } of [...node.unreadTrees()]) node.attach(name, await this.readTree(oid));
+      for (const sub of node.subtrees()) await visit(sub);
+    };
+    await visit(this.root);
   }
 
   hasCommits(): boolean {
@@ -349,12 +462,12 @@ export class GitAudit {
 
   /** Blob oid of `filepath` in HEAD (undefined if absent or in a subtree not read yet). */
   headFile(filepath: string): string | undefined {
-    return this.files.get(filepath);
+    return this.fileOid(filepath);
   }
 
   /** Every file of HEAD read so far (all of them after loadAll). */
   headFiles(): IterableIterator<[string, string]> {
-    return this.files.entries();
+    return this.root.files('');
   }
 
   /** Commits written by this process (for benchmarks and logs). */
@@ -372,7 +485,7 @@ export class GitAudit {
    * content: only those get stat data; the others get none, so git compares contents for them.
    */
   async rebuildIndex(verified: (filepath: string) => boolean): Promise<void> {
-    for (const [p, oid] of this.files) {
+    for (const [p, oid] of this.root.files('')) {
       if (verified(p)) this.index.refreshStatSync(p, oid);
       else this.index.set(p, { oid, mode: '100644' });
     }
@@ -409,9 +522,14 @@ export class GitAudit {
 
   private async writeBatch(batch: PendingCommit[]): Promise<string[]> {
     for (const { changes } of batch) {
-      for (const ch of changes) if (ch.path.includes('/')) await this.ensureLoaded(ch.path.split('/')[0] as string);
+      for (const ch of changes) if (ch.path.includes('/')) await this.ensureLoaded(ch.path.split('/').slice(0, -1));
     }
     const objects = new Map<string, NewObject>();
+    const store = (content: Buffer): string => {
+      const oid = objectOid('tree', content);
+      objects.set(oid, { type: 'tree', content });
+      return oid;
+    };
     const touched = new Map<string, string | null>();
     const oids: string[] = [];
     const bySerial = new Map<string, string[]>();
@@ -431,7 +549,8 @@ export class GitAudit {
           touched.set(ch.path, oid);
         }
       }
-      const tree = this.buildTree(this.root, objects);
+      const tree = this.root.dirty || !this.rootOid ? this.root.build(store) : this.rootOid;
+      this.rootOid = tree;
       const when = `${Math.floor(Date.now() / 1000)} +0000`;
       const who = `${this.author.name} <${this.author.email}> ${when}`;
       const text = `tree ${tree}\n${parent ? `parent ${parent}\n` : ''}author ${who}\ncommitter ${who}\n\n${message.endsWith('\n') ? message : `${message}\n`}`;
@@ -455,10 +574,8 @@ export class GitAudit {
     this.batchCount++;
     for (const [p, oid] of touched) {
       if (oid === null) {
-        this.files.delete(p);
         this.index.delete(p);
       } else {
-        this.files.set(p, oid);
         this.index.refreshStatSync(p, oid);
       }
     }
@@ -507,45 +624,31 @@ export class GitAudit {
   private setPath(node: TreeNode, parts: string[], oid: string): void {
     const [name, ...rest] = parts as [string, ...string[]];
     if (rest.length === 0) {
-      node.set(name, { mode: '100644', oid });
+      node.set(name, '100644', oid);
       return;
     }
-    let child = node.entries.get(name);
-    if (!child?.node) {
-      child = { mode: '40000', oid: '', node: new TreeNode() };
+    let child = node.child(name);
+    if (!child) {
+      // ensureLoaded read every existing directory on the path: this one is new
+      child = new TreeNode();
+      node.set(name, TREE_MODE, null);
+      node.attach(name, child);
     }
-    this.setPath(child.node as TreeNode, rest, oid);
-    node.set(name, { mode: '40000', oid: '', node: child.node as TreeNode });
+    this.setPath(child, rest, oid);
+    node.childChanged(name);
   }
 
   private removePath(node: TreeNode, parts: string[]): void {
     const [name, ...rest] = parts as [string, ...string[]];
-    const child = node.entries.get(name);
-    if (!child) return;
     if (rest.length === 0) {
-      node.delete(name);
+      node.delete(name, false);
       return;
     }
-    if (!child.node) return;
-    this.removePath(child.node, rest);
-    if (child.node.entries.size === 0) node.delete(name); // git has no empty trees
-    else node.set(name, { mode: '40000', oid: '', node: child.node });
-  }
-
-  /** Computes the oid of every changed tree (bottom-up), queueing the new tree objects. */
-  private buildTree(node: TreeNode, objects: Map<string, NewObject>): string {
-    if (node.oid) return node.oid;
-    for (const [name, e] of node.entries) {
-      if (e.node && (!e.oid || !e.node.oid)) {
-        const oid = this.buildTree(e.node, objects);
-        node.set(name, { mode: '40000', oid, node: e.node });
-      }
-    }
-    const content = node.encode();
-    const oid = objectOid('tree', content);
-    objects.set(oid, { type: 'tree', content });
-    node.oid = oid;
-    return oid;
+    const child = node.child(name);
+    if (!child) return;
+    this.removePath(child, rest);
+    if (child.size === 0) node.delete(name, true); // git has no empty trees
+    else node.childChanged(name);
   }
 
   private scheduleIndexFlush(): void {

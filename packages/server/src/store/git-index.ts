@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, type BigIntStats } from 'node:fs';
-import { lstat, open, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { compareGitPaths } from './git-order.js';
 
 /**
  * Writes git's index file (DIRC version 2) from entries kept in memory, so `git status` in the
  * cluster directory is clean without isomorphic-git re-reading and rewriting the whole index on
  * every commit. The stat data is taken from the worktree file right after we wrote it, which is
  * what git itself would record; if it ever differs, git falls back to comparing contents.
+ *
+ * Each entry is kept only in its on-disk encoding (a latin1 string, one byte per byte): at
+ * 10 000 machines a Buffer, a Stats object and its BigInts per entry cost megabytes.
  */
 export interface IndexEntry {
   oid: string;
@@ -17,52 +21,39 @@ export interface IndexEntry {
 }
 
 const MAX_U32 = 0xffffffffn;
-const u32 = (n: bigint | number): number => Number(BigInt(n) & MAX_U32);
+const u32 = (n: bigint): number => Number(n & MAX_U32);
+const ENTRY_FIXED = 62;
 
-function encodeEntry(name: string, e: IndexEntry): Buffer {
+function encodeEntry(name: string, e: IndexEntry): string {
   const nameBuf = Buffer.from(name, 'utf8');
-  const fixed = 62;
-  const len = fixed + nameBuf.length;
-  const padded = Math.ceil((len + 1) / 8) * 8; // at least one NUL, total a multiple of 8
-  const buf = Buffer.alloc(padded);
+  const padded = Math.ceil((ENTRY_FIXED + nameBuf.length + 1) / 8) * 8; // at least one NUL, total a multiple of 8
+  const buf = Buffer.allocUnsafe(padded).fill(0);
   const s = e.stat;
-  let o = 0;
-  const put = (n: number): void => {
-    buf.writeUInt32BE(n >>> 0, o);
-    o += 4;
-  };
   if (s) {
-    put(u32(s.ctimeNs / 1_000_000_000n));
-    put(u32(s.ctimeNs % 1_000_000_000n));
-    put(u32(s.mtimeNs / 1_000_000_000n));
-    put(u32(s.mtimeNs % 1_000_000_000n));
-    put(u32(s.dev));
-    put(u32(s.ino));
-  } else {
-    o += 24; // zero stat: git re-checks the content, never trusts it
+    // A zero stat (no `s`) makes git re-check the content instead of trusting it.
+    buf.writeUInt32BE(u32(s.ctimeNs / 1_000_000_000n), 0);
+    buf.writeUInt32BE(u32(s.ctimeNs % 1_000_000_000n), 4);
+    buf.writeUInt32BE(u32(s.mtimeNs / 1_000_000_000n), 8);
+    buf.writeUInt32BE(u32(s.mtimeNs % 1_000_000_000n), 12);
+    buf.writeUInt32BE(u32(s.dev), 16);
+    buf.writeUInt32BE(u32(s.ino), 20);
+    buf.writeUInt32BE(u32(s.uid), 28);
+    buf.writeUInt32BE(u32(s.gid), 32);
+    buf.writeUInt32BE(u32(s.size), 36);
   }
-  put(parseInt(e.mode, 8));
-  put(s ? u32(s.uid) : 0);
-  put(s ? u32(s.gid) : 0);
-  put(s ? u32(s.size) : 0);
-  buf.write(e.oid, o, 20, 'hex');
-  o += 20;
-  buf.writeUInt16BE(Math.min(nameBuf.length, 0xfff), o);
-  o += 2;
-  nameBuf.copy(buf, o);
-  return buf;
-}
-
-interface Slot {
-  entry: IndexEntry;
-  key: Buffer;
-  encoded?: Buffer;
+  buf.writeUInt32BE(parseInt(e.mode, 8), 24);
+  buf.write(e.oid, 40, 20, 'hex');
+  buf.writeUInt16BE(Math.min(nameBuf.length, 0xfff), 60);
+  nameBuf.copy(buf, ENTRY_FIXED);
+  return buf.toString('latin1');
 }
 
 export class GitIndexFile {
-  private readonly slots = new Map<string, Slot>();
+  /** path -> encoded entry */
+  private readonly entries = new Map<string, string>();
   /** Paths in git's index order (byte order), kept sorted by binary insertion. */
-  private readonly order: Slot[] = [];
+  private readonly order: string[] = [];
+  private bytes = 0;
 
   constructor(
     private readonly gitdir: string,
@@ -70,55 +61,42 @@ export class GitIndexFile {
   ) {}
 
   get size(): number {
-    return this.slots.size;
+    return this.entries.size;
   }
 
-  private position(key: Buffer): number {
+  private position(filepath: string): number {
     let lo = 0;
     let hi = this.order.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (Buffer.compare((this.order[mid] as Slot).key, key) < 0) lo = mid + 1;
+      if (compareGitPaths(this.order[mid] as string, filepath) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   set(filepath: string, entry: IndexEntry): void {
-    const slot = this.slots.get(filepath);
-    if (slot) {
-      slot.entry = entry;
-      slot.encoded = undefined;
-      return;
-    }
-    const fresh: Slot = { entry, key: Buffer.from(filepath, 'utf8') };
-    this.slots.set(filepath, fresh);
-    this.order.splice(this.position(fresh.key), 0, fresh);
+    const encoded = encodeEntry(filepath, entry);
+    const old = this.entries.get(filepath);
+    this.entries.set(filepath, encoded);
+    this.bytes += encoded.length - (old?.length ?? 0);
+    if (old === undefined) this.order.splice(this.position(filepath), 0, filepath);
   }
 
   delete(filepath: string): void {
-    const slot = this.slots.get(filepath);
-    if (!slot) return;
-    this.slots.delete(filepath);
-    const i = this.position(slot.key);
-    if (this.order[i] === slot) this.order.splice(i, 1);
+    const old = this.entries.get(filepath);
+    if (old === undefined) return;
+    this.entries.delete(filepath);
+    this.bytes -= old.length;
+    const i = this.position(filepath);
+    if (this.order[i] === filepath) this.order.splice(i, 1);
   }
 
   /** Records the worktree file's current stat for `filepath` (call right after writing it). */
-  async refreshStat(filepath: string, oid: string, mode = '100644'): Promise<void> {
-    let stat: BigIntStats | undefined;
-    try {
-      stat = await lstat(path.join(this.worktree, filepath), { bigint: true });
-    } catch {
-      stat = undefined;
-    }
-    this.set(filepath, { oid, mode, stat });
-  }
-
-  /** As refreshStat, synchronously (an lstat is cheaper than a trip through libuv's pool). */
   refreshStatSync(filepath: string, oid: string, mode = '100644'): void {
     let stat: BigIntStats | undefined;
     try {
+      // Synchronous: an lstat is cheaper than a trip through libuv's pool.
       stat = lstatSync(path.join(this.worktree, filepath), { bigint: true });
     } catch {
       stat = undefined;
@@ -127,18 +105,14 @@ export class GitIndexFile {
   }
 
   serialize(): Buffer {
-    const header = Buffer.alloc(12);
-    header.write('DIRC', 0, 'ascii');
-    header.writeUInt32BE(2, 4);
-    header.writeUInt32BE(this.order.length, 8);
-    const parts: Buffer[] = [header];
-    for (const slot of this.order) {
-      slot.encoded ??= encodeEntry(slot.key.toString('utf8'), slot.entry);
-      parts.push(slot.encoded);
-    }
-    const body = Buffer.concat(parts);
-    const sum = createHash('sha1').update(body).digest();
-    return Buffer.concat([body, sum]);
+    const out = Buffer.allocUnsafe(12 + this.bytes + 20);
+    out.write('DIRC', 0, 'ascii');
+    out.writeUInt32BE(2, 4);
+    out.writeUInt32BE(this.order.length, 8);
+    let o = 12;
+    for (const p of this.order) o += out.write(this.entries.get(p) as string, o, 'latin1');
+    createHash('sha1').update(out.subarray(0, o)).digest().copy(out, o);
+    return out;
   }
 
   /**
