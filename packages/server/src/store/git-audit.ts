@@ -714,7 +714,7 @@ export class GitAudit {
       return e;
     };
     if (this.historyReady) {
-      const oids = (await this.historyLog.read(serial)).slice(-limit).reverse();
+      const oids = (await this.historyLog.readLast(serial, limit)).reverse();
       const out: HistoryEntry[] = [];
       for (const oid of oids) {
         const { commit } = await git.readCommit({ fs, dir: this.dir, oid, cache: this.cache });
