@@ -237,3 +237,36 @@ test('records with fields this version does not know round-trip unchanged, in me
   assert.deepEqual(Object.keys(parsed), Object.keys(rec));
   assert.equal([...store.recordTexts()][0], JSON.stringify(updated));
 });
+
+test('open reads the directory in batches: every record is indexed, an uncommitted change past the first batch is recovered', async (t) => {
+  const { dir, cleanup } = tempDir();
+  const opened: ClusterStore[] = [];
+  t.after(async () => {
+    for (const s of opened) await s.close();
+    cleanup();
+  });
+  const n = 600; // more than two load batches
+  const write = (i: number, fields: Partial<MachineRecord> = {}): void => {
+    const serial = `b${String(i).padStart(4, '0')}`;
+    mkdirSync(path.join(dir, serial), { recursive: true });
+    writeFileSync(path.join(dir, serial, 'conf.json'), serializeRecord(machine(serial, `10.1.${i >> 8}.${i & 255}`, i & 255, fields)));
+  };
+  for (let i = 0; i < n; i++) write(i);
+  const first = await open(dir, { git: true });
+  opened.push(first);
+  assert.equal(first.count(), n);
+  await first.close();
+
+  write(555, { State: 'running' }); // as if the process died between the write and the commit
+  const second = await open(dir, { git: true });
+  opened.push(second);
+  assert.deepEqual(second.recovered, ['b0555']);
+  assert.equal(second.count(), n);
+  assert.equal(second.get('b0555')?.State, 'running');
+  const all = serialsOf(second.page({}, 0, n).json);
+  assert.deepEqual(all, Array.from({ length: n }, (_, i) => `b${String(i).padStart(4, '0')}`));
+  assert.deepEqual(second.counts(), [
+    { state: 'installing', profile: 'worker', count: n - 1 },
+    { state: 'running', profile: 'worker', count: 1 },
+  ]);
+});

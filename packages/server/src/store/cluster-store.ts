@@ -53,8 +53,12 @@ function confPath(serial: string): string {
 
 interface LoadedFile {
   path: string;
-  text: string;
+  /** The file's text while git may need it; dropped once the file is known to be committed (or git is off). */
+  text?: string;
 }
+
+/** Machine directories read per batch at open: the texts of one batch are in memory at a time. */
+const LOAD_BATCH = 256;
 
 /**
  * MachineStore on a mayu-0.11-style cluster directory. The directory is scanned once, at open;
@@ -130,33 +134,27 @@ export class ClusterStore implements MachineStore {
       }
       machineDirs.push(ent.name);
     }
-    // Read the machine directories a few at a time: the one scan at open should not take as long
-    // as 10 000 sequential round trips through the thread pool.
-    const texts: (string | undefined)[] = new Array(machineDirs.length);
-    let next = 0;
-    const reader = async (): Promise<void> => {
-      for (let i = next++; i < machineDirs.length; i = next++) {
-        const sub = path.join(this.dir, machineDirs[i] as string);
-        let hasConf = false;
-        for (const name of await readdir(sub)) {
-          if (isTempFileName(name)) await this.removeStray(path.join(sub, name));
-          else if (name === CONF_FILE) hasConf = true;
+    // A batch at a time, so the open's high-water mark is the records plus one batch of file texts
+    // (a process keeps its peak heap long after), not every file twice over.
+    const verify = this.audit?.hasCommits() ? this.audit : undefined;
+    for (let start = 0; start < machineDirs.length; start += LOAD_BATCH) {
+      const batch = machineDirs.slice(start, start + LOAD_BATCH);
+      const texts = await this.readConfs(batch);
+      for (const [i, serial] of batch.entries()) {
+        const text = texts[i];
+        if (text === undefined) continue;
+        const rel = confPath(serial);
+        try {
+          this.machines.set(serial, parseRecordText(text, serial));
+        } catch (err) {
+          this.problem(rel, err);
+          continue;
         }
-        if (hasConf) texts[i] = await readFile(path.join(sub, CONF_FILE), 'utf8');
+        // Files HEAD already holds need nothing more from repair (the common case at a restart).
+        const keep = this.audit !== undefined && !(verify && (await verify.isCommitted(rel, text)));
+        files.push(keep ? { path: rel, text } : { path: rel });
       }
-    };
-    await Promise.all(Array.from({ length: 16 }, reader));
-    machineDirs.forEach((serial, i) => {
-      const text = texts[i];
-      if (text === undefined) return;
-      const rel = confPath(serial);
-      try {
-        this.machines.set(serial, parseRecordText(text, serial));
-        files.push({ path: rel, text });
-      } catch (err) {
-        this.problem(rel, err);
-      }
-    });
+    }
 
     if (!files.some((f) => f.path === CLUSTER_FILE) && !this.problems.some((p) => p.path === CLUSTER_FILE)) {
       const fresh: ClusterRecord = { GitStore: gitEnabled };
@@ -169,18 +167,42 @@ export class ClusterStore implements MachineStore {
     if (this.audit) await this.repair(this.audit, files);
   }
 
+  /** conf.json of each machine directory (undefined where there is none), a few reads at a time. */
+  private async readConfs(serials: string[]): Promise<(string | undefined)[]> {
+    const texts: (string | undefined)[] = new Array(serials.length);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      for (let i = next++; i < serials.length; i = next++) {
+        const sub = path.join(this.dir, serials[i] as string);
+        let hasConf = false;
+        for (const name of await readdir(sub)) {
+          if (isTempFileName(name)) await this.removeStray(path.join(sub, name));
+          else if (name === CONF_FILE) hasConf = true;
+        }
+        if (hasConf) texts[i] = await readFile(path.join(sub, CONF_FILE), 'utf8');
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, reader));
+    return texts;
+  }
+
   /** Brings git in line with the files: adopts a directory without history, commits what a crash left uncommitted. */
   private async repair(audit: GitAudit, files: LoadedFile[]): Promise<void> {
     const broken = new Set(this.problems.map((p) => p.path));
     if (!audit.hasCommits()) {
       const machines = files.filter((f) => f.path !== CLUSTER_FILE).length;
       const what = machines > 0 ? `took over the cluster directory (${machines} machines)` : 'new cluster directory';
-      await audit.commit(files.map((f) => ({ path: f.path, content: f.text })), `cocoon: ${what}\n`);
+      const changes = files.map((f) => {
+        // Without commits load() keeps every text; a missing one would commit a wrong file.
+        if (f.text === undefined) throw new Error(`cluster dir: ${f.path} has no text for the first commit`);
+        return { path: f.path, content: f.text };
+      });
+      await audit.commit(changes, `cocoon: ${what}\n`);
     } else {
       const onDisk = new Set<string>();
       for (const f of files) {
         onDisk.add(f.path);
-        if (await audit.isCommitted(f.path, f.text)) continue;
+        if (f.text === undefined || (await audit.isCommitted(f.path, f.text))) continue;
         const who = f.path === CLUSTER_FILE ? 'cluster' : (f.path.split('/')[0] as string);
         const known = audit.headFile(f.path) !== undefined;
         await audit.commit(
