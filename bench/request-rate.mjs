@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Request rate of the hot read paths at several fleet sizes, against a real server (child
-// process, loopback, git audit on), and the server's RSS at each size.
+// process, loopback, git audit on), the server's CPU time per request, and its RSS at each size.
 //   node bench/request-rate.mjs [seconds-per-endpoint=3] [concurrency=10] [sizes=0,1,1000,10000]
 // Endpoints: GET /ipxe, GET /ipxe/machine (a known machine, round robin), GET /api/v1/machines
 // (one fixed-size page, limit=50, so the figure compares the same work at every size).
@@ -78,7 +78,7 @@ function seed(clusterDir, n) {
   return serials;
 }
 
-async function measure(request, port, pathFor) {
+async function measure(request, port, pathFor, cpuSeconds) {
   const lat = [];
   let n = 0;
   let errors = 0;
@@ -94,10 +94,12 @@ async function measure(request, port, pathFor) {
     }
   };
   const t0 = performance.now();
+  const cpu0 = cpuSeconds();
   await Promise.all(Array.from({ length: C }, worker));
   const secs = (performance.now() - t0) / 1000;
+  const cpuUs = ((cpuSeconds() - cpu0) * 1e6) / lat.length;
   lat.sort((a, b) => a - b);
-  return { rps: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), errors };
+  return { rps: lat.length / secs, p50: percentile(lat, 50), p99: percentile(lat, 99), cpuUs, errors };
 }
 
 const results = [];
@@ -129,7 +131,7 @@ for (const size of SIZES) {
   ];
   // Warm every endpoint first (JIT, template compilation), so the first one measured is not penalised.
   for (const [, port, pathFor] of endpoints) for (let i = 0; i < 1000; i++) await request(port, 'GET', pathFor(i));
-  for (const [key, port, pathFor] of endpoints) row[key] = await measure(request, port, pathFor);
+  for (const [key, port, pathFor] of endpoints) row[key] = await measure(request, port, pathFor, () => server.cpuSeconds());
   row.rss = server.rssMB();
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -138,7 +140,7 @@ for (const size of SIZES) {
     `machines=${String(size).padStart(6)}  seed ${row.seedSecs.toFixed(1)} s, adopt ${row.adoptSecs.toFixed(1)} s, restart ${row.startSecs.toFixed(1)} s, RSS ${row.rss.rss.toFixed(0)} MB (peak ${row.rss.peak.toFixed(0)} MB)`,
   );
   for (const [name, r] of [['/ipxe', row.ipxe], ['/ipxe/machine', row.machine], ['/api/v1/machines?limit=50', row.list]]) {
-    console.log(`  ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${ms(r.p50).padStart(9)}  p99 ${ms(r.p99).padStart(9)}${r.errors ? `  ${r.errors} non-200` : ''}`);
+    console.log(`  ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${ms(r.p50).padStart(9)}  p99 ${ms(r.p99).padStart(9)}  server CPU ${r.cpuUs.toFixed(0).padStart(4)} us/req${r.errors ? `  ${r.errors} non-200` : ''}`);
   }
 }
 
@@ -146,10 +148,15 @@ const one = results.find((r) => r.size === 1) ?? results[0];
 const big = results.at(-1);
 if (one && big && one !== big) {
   console.log(`\nthroughput at ${big.size} machines relative to ${one.size}:`);
-  for (const k of ['ipxe', 'machine', 'list']) console.log(`  ${k.padEnd(8)} ${((big[k].rps / one[k].rps) * 100).toFixed(0)} %`);
+  // Server CPU per request is the steadier figure on a shared machine (req/s also moves with the client's and others' load).
+  for (const k of ['ipxe', 'machine', 'list']) {
+    console.log(`  ${k.padEnd(8)} ${((big[k].rps / one[k].rps) * 100).toFixed(0)} %  (server CPU per request ${((big[k].cpuUs / one[k].cpuUs) * 100).toFixed(0)} %)`);
+  }
   // A list page holds min(50, fleet) records, so against 1 machine it serialises 50x more JSON;
   // the first fleet with a full page isolates the effect of fleet size on the same work.
   const fullPage = results.find((r) => r.size >= 50 && r !== big);
-  if (fullPage) console.log(`  list     ${((big.list.rps / fullPage.list.rps) * 100).toFixed(0)} % of ${fullPage.size} machines (same 50-record page)`);
+  if (fullPage) {
+    console.log(`  list     ${((big.list.rps / fullPage.list.rps) * 100).toFixed(0)} % of ${fullPage.size} machines, same 50-record page (server CPU per request ${((big.list.cpuUs / fullPage.list.cpuUs) * 100).toFixed(0)} %)`);
+  }
   console.log(`  RSS at ${big.size} machines: ${big.rss.rss.toFixed(0)} MB (target < 150 MB)`);
 }
