@@ -3,6 +3,7 @@ import path from 'node:path';
 import { CocoonError } from '../util/errors.js';
 import { sha256File, syncDir } from './files.js';
 import { MAYU_FILES, checkOsName, checkVersion, isSafeFileName } from './layout.js';
+import { forgetManifest } from './resolve.js';
 import { type ImageManifest, type ImageRoles, readManifest, writeManifest } from './manifest.js';
 
 export interface ImageSummary {
@@ -130,6 +131,7 @@ export async function addImage(opts: AddImageOptions): Promise<ImageManifest> {
     const old = path.join(osDir, `.old-${opts.version}-${process.pid}`);
     const hadOld = await rename(finalDir, old).then(() => true, () => false);
     await rename(tmp, finalDir);
+    forgetManifest(finalDir);
     await syncDir(osDir);
     if (hadOld) await rm(old, { recursive: true, force: true });
     return manifest;

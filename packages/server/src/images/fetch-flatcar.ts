@@ -9,6 +9,7 @@ import { CocoonError } from '../util/errors.js';
 import { STRONG, parseDigests } from './digests.js';
 import { hashFile, syncDir } from './files.js';
 import { checkVersion } from './layout.js';
+import { forgetManifest } from './resolve.js';
 import { type ImageManifest, writeManifest } from './manifest.js';
 
 export const FLATCAR_FILES = {
@@ -107,6 +108,7 @@ export async function fetchFlatcar(opts: FetchFlatcarOptions): Promise<FetchFlat
     const old = path.join(osDir, `.old-${version}-${process.pid}`);
     const hadOld = await rename(finalDir, old).then(() => true, () => false);
     await rename(tmp, finalDir);
+    forgetManifest(finalDir);
     await syncDir(osDir);
     if (hadOld) await rm(old, { recursive: true, force: true });
     return { dir: finalDir, manifest, signatures };

@@ -36,31 +36,47 @@ export function osFor(config: CocoonConfig, machine: MachineOsFields | undefined
 }
 
 interface CachedManifest {
+  /** mtime and inode of manifest.json ('' when there is none). */
   key: string;
   manifest: ImageManifest | undefined;
+  /** When the file was last looked at (ms, monotonic). */
+  checked: number;
 }
 
 /**
- * Manifests are read once and kept; one stat per lookup notices a re-fetched image. 10 000
- * machines share a handful of versions, so the cache stays small.
+ * Manifests are read once and kept. 10 000 machines share a handful of versions, so the cache
+ * stays small. A stat notices a re-fetched or removed image, but at most once a second per
+ * version: a boot storm asks for the same few manifests thousands of times a second, and a stat
+ * per request (a thread-pool round trip, an exception when there is no manifest) was a sixth of
+ * an iPXE script's cost. Images added by this process are seen at once (forgetManifest).
  */
 const manifestCache = new Map<string, CachedManifest>();
+const REVALIDATE_MS = 1000;
 
 export async function cachedManifest(dir: string): Promise<ImageManifest | undefined> {
-  let key: string;
+  const now = performance.now();
+  const hit = manifestCache.get(dir);
+  if (hit && now - hit.checked < REVALIDATE_MS) return hit.manifest;
+  let key = '';
   try {
     const st = await stat(path.join(dir, 'manifest.json'));
     // mtime and inode: a re-added version is a new file even within one clock tick.
     key = `${st.mtimeMs}:${st.ino}`;
   } catch {
-    manifestCache.delete(dir);
-    return undefined;
+    // no manifest (yet): remembered as such until the next look
   }
-  const hit = manifestCache.get(dir);
-  if (hit && hit.key === key) return hit.manifest;
-  const manifest = await readManifest(dir);
-  manifestCache.set(dir, { key, manifest });
+  if (hit && hit.key === key) {
+    hit.checked = now;
+    return hit.manifest;
+  }
+  const manifest = key ? await readManifest(dir) : undefined;
+  manifestCache.set(dir, { key, manifest, checked: now });
   return manifest;
+}
+
+/** Drops what is cached for `dir` (an image version this process just added or replaced). */
+export function forgetManifest(dir: string): void {
+  manifestCache.delete(dir);
 }
 
 /**
