@@ -2,18 +2,19 @@ import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import { isIPv4, ipToInt } from '../util/ipv4.js';
 import { normalizeMac } from '../util/mac.js';
 import { deepFreeze } from './record.js';
+import { RecordCodec } from './record-codec.js';
 import type { MachineCount, MachineFilter, MachinePage, MachineRecord } from './types.js';
 
 /**
- * One machine as memory keeps it: the record as compact JSON text (a few KB with the agent's
- * hardware facts, several times less than the parsed object graph) and the few fields the
- * indexes, filters and the order need. Entries are never changed, only replaced, so a reader
+ * One machine as memory keeps it: the record's compact JSON text, deflated (a few hundred bytes
+ * for the 2 KB a record with the agent's hardware facts takes; see RecordCodec) and the few fields
+ * the indexes, filters and the order need. Entries are never changed, only replaced, so a reader
  * holding one (an iteration snapshot, the parsed cache) sees one consistent version.
  */
 interface Entry {
   readonly serial: string;
-  /** `JSON.stringify` of the stored record. */
-  readonly json: string;
+  /** `JSON.stringify` of the stored record, deflated (RecordCodec). */
+  readonly packed: string;
   readonly ip: string;
   /** InternalAddr as a number; records without an IPv4 address sort last. */
   readonly ipKey: number;
@@ -27,9 +28,6 @@ function compareEntries(a: Entry, b: Entry): number {
   return a.ipKey - b.ipKey || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
 }
 
-function parseEntry(e: Entry): Readonly<MachineRecord> {
-  return deepFreeze(JSON.parse(e.json) as MachineRecord);
-}
 
 /** How many parsed records are kept: a boot storm's machines many times over, a sliver of a fleet. */
 export const PARSED_CACHE_SIZE = 512;
@@ -54,6 +52,7 @@ export class MachineIndex {
   private readonly tally = new Map<string, MachineCount>();
   /** serial → parsed record of that exact entry (a replaced entry never matches: no stale reads). */
   private readonly parsed = new Map<string, { entry: Entry; record: Readonly<MachineRecord> }>();
+  private readonly codec = new RecordCodec();
 
   constructor(
     private readonly warn: IndexWarnings,
@@ -85,7 +84,7 @@ export class MachineIndex {
     }
     const entry: Entry = {
       serial,
-      json: JSON.stringify(record),
+      packed: this.codec.encode(JSON.stringify(record)),
       ip: record.InternalAddr,
       ipKey: isIPv4(record.InternalAddr) ? ipToInt(record.InternalAddr) : Number.MAX_SAFE_INTEGER,
       state: record.State,
@@ -134,7 +133,7 @@ export class MachineIndex {
       this.parsed.set(serial, hit);
       return hit.record;
     }
-    const record = parseEntry(entry);
+    const record = this.parse(entry);
     this.remember(entry, record);
     return record;
   }
@@ -159,16 +158,16 @@ export class MachineIndex {
       const e = serial === undefined ? undefined : this.entries.get(serial);
       if (e && matches(e, filter)) {
         total = 1;
-        if (from === 0 && to > 0) texts.push(e.json);
+        if (from === 0 && to > 0) texts.push(this.text(e));
       }
     } else if (!filter.state && !filter.profile) {
       total = this.sorted.length;
-      for (let i = from; i < Math.min(to, total); i++) texts.push((this.sorted[i] as Entry).json);
+      for (let i = from; i < Math.min(to, total); i++) texts.push(this.text(this.sorted[i] as Entry));
     } else {
       // One pass over the summaries (no record is parsed); the total needs every match anyway.
       for (const e of this.sorted) {
         if (!matches(e, filter)) continue;
-        if (total >= from && total < to) texts.push(e.json);
+        if (total >= from && total < to) texts.push(this.text(e));
         total++;
       }
     }
@@ -190,17 +189,30 @@ export class MachineIndex {
   records(): IterableIterator<Readonly<MachineRecord>> {
     const snapshot = this.sorted.slice();
     const parsed = this.parsed;
+    const parse = (e: Entry): Readonly<MachineRecord> => this.parse(e);
     return (function* () {
       for (const e of snapshot) {
         const hit = parsed.get(e.serial);
-        yield hit && hit.entry === e ? hit.record : parseEntry(e);
+        yield hit && hit.entry === e ? hit.record : parse(e);
       }
     })();
   }
 
-  /** Every record's JSON text once, in the stable order as of the call. */
+  /** Every record's JSON text once, in the stable order as of the call (inflated one at a time). */
   texts(): IterableIterator<string> {
-    return this.sorted.slice().map((e) => e.json)[Symbol.iterator]();
+    const snapshot = this.sorted.slice();
+    const text = (e: Entry): string => this.text(e);
+    return (function* () {
+      for (const e of snapshot) yield text(e);
+    })();
+  }
+
+  private text(e: Entry): string {
+    return this.codec.decode(e.packed);
+  }
+
+  private parse(e: Entry): Readonly<MachineRecord> {
+    return deepFreeze(JSON.parse(this.text(e)) as MachineRecord);
   }
 
   private remember(entry: Entry, record: Readonly<MachineRecord>): void {
