@@ -7,7 +7,8 @@ import net from 'node:net';
 import path from 'node:path';
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-export const MAIN = path.join(root, 'packages/server/dist/main.js');
+// The production start path (container, systemd): it gives node its heap flags.
+export const START = path.join(root, 'scripts/cocoon-start.sh');
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -47,11 +48,18 @@ export function writeConfig(dir, { git = true, profiles, ipRange = { start: '10.
   return file;
 }
 
-/** Starts main.js on free ports and waits until /healthz answers. */
+/**
+ * Starts the server as deployments do (scripts/cocoon-start.sh, which execs node: the child's pid
+ * is the server's) on free ports and waits until /healthz answers. SERVER_NODE_FLAGS, if set,
+ * replaces the script's node flags (COCOON_NODE_FLAGS), e.g. '' to measure V8's defaults.
+ */
 export async function startServer(configFile) {
   const [apiPort, bootPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [...(process.env.SERVER_NODE_FLAGS ? process.env.SERVER_NODE_FLAGS.split(' ') : []), MAIN, '--config', configFile, '--no-dnsmasq', '--api-port', String(apiPort), '--boot-port', String(bootPort)], {
+  const env = { ...process.env, COCOON_CONFIG: configFile, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+  if (process.env.SERVER_NODE_FLAGS !== undefined) env.COCOON_NODE_FLAGS = process.env.SERVER_NODE_FLAGS;
+  const child = spawn('sh', [START, '--no-dnsmasq', '--api-port', String(apiPort), '--boot-port', String(bootPort)], {
     stdio: ['ignore', 'inherit', 'inherit'],
+    env,
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const deadline = Date.now() + 120_000;
