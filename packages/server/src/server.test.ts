@@ -44,3 +44,14 @@ test('stop() ends open event streams and frees both ports', async () => {
   await assert.rejects(fetch(`http://127.0.0.1:${s.apiPort}/healthz`));
   await assert.rejects(fetch(`http://127.0.0.1:${s.bootPort}/ipxe`));
 });
+
+test('the event timelines take their caps from events.timeline_size and events.max_timelines', async (t) => {
+  const s = await startTestServer((doc) => {
+    doc['events'] = { timeline_size: 2, max_timelines: 1 };
+  });
+  t.after(() => s.close());
+  for (const message of ['one', 'two', 'three']) s.events.publish({ source: 'server', type: 'progress', serial: 'cap-1', message });
+  assert.deepEqual(s.events.timeline('cap-1').map((e) => e.message), ['two', 'three']);
+  s.events.publish({ source: 'server', type: 'progress', serial: 'cap-2', message: 'other' });
+  assert.deepEqual(s.events.timeline('cap-1'), []);
+});

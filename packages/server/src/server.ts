@@ -90,7 +90,13 @@ export async function startServer(config: CocoonConfig, opts: StartOptions = {})
     log.info('machine store open', { dir: config.paths.cluster_dir, machines: store.count(), git: config.git.enabled });
 
     const metrics = new Metrics(store);
-    const events = new EventBus({ logger: log.child({ component: 'events' }), registry: metrics.registry, resolver: storeResolver(store) });
+    const events = new EventBus({
+      logger: log.child({ component: 'events' }),
+      registry: metrics.registry,
+      resolver: storeResolver(store),
+      timelineSize: config.events.timeline_size,
+      maxTimelines: config.events.max_timelines,
+    });
     const provisioner = new Provisioner(store, config, events);
     cleanups.push(() => provisioner.close());
     // Machines declared in the config get their record now, so a live machine boots its profile

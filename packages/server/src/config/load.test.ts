@@ -62,6 +62,16 @@ test('errors name the path, the value and what is allowed', () => {
   assert.ok(problems.some((p) => p.startsWith('network.bogus: unknown key; allowed here: pxe_interface')), problems.join('\n'));
 });
 
+test('event timeline caps default to 64 events and 20 000 timelines and are checked', () => {
+  const cfg = parseConfig(minimal());
+  assert.deepEqual(cfg.events, { timeline_size: 64, max_timelines: 20_000 });
+  assert.deepEqual(parseConfig({ ...minimal(), events: { timeline_size: 8, max_timelines: 500 } }).events, { timeline_size: 8, max_timelines: 500 });
+  const problems = problemsOf({ ...minimal(), events: { timeline_size: 0, max_timelines: 2.5, size: 3 } });
+  assert.ok(problems.includes('events.timeline_size: must be >= 1 (got 0)'), problems.join('\n'));
+  assert.ok(problems.includes('events.max_timelines: must be integer (got 2.5)'), problems.join('\n'));
+  assert.ok(problems.includes('events.size: unknown key; allowed here: timeline_size, max_timelines'), problems.join('\n'));
+});
+
 test('semantic checks: reversed ranges, duplicate profiles, tokens required, declared conflicts', () => {
   const doc = minimal();
   (doc['network'] as Record<string, unknown>)['ip_range'] = { start: '10.0.1.20', end: '10.0.1.10' };

@@ -18,6 +18,37 @@ test('ring buffer keeps the newest items in order', () => {
   assert.throws(() => new RingBuffer(0), /positive integer/);
 });
 
+test('ring buffer grows on demand up to its capacity and wraps after growing', () => {
+  const r = new RingBuffer<number>(10);
+  assert.ok(r.allocated < 10, `starts small, got ${r.allocated} slots`);
+  for (let i = 1; i <= 5; i++) r.push(i);
+  assert.deepEqual(r.toArray(), [1, 2, 3, 4, 5]);
+  assert.ok(r.allocated >= 5 && r.allocated <= 10);
+  for (let i = 6; i <= 23; i++) r.push(i);
+  assert.equal(r.allocated, 10);
+  assert.equal(r.length, 10);
+  assert.deepEqual(r.toArray(), [14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+  assert.deepEqual(r.toArray(3), [21, 22, 23]);
+  assert.deepEqual(r.toArray(0), []);
+  const one = new RingBuffer<string>(1);
+  one.push('a');
+  one.push('b');
+  assert.deepEqual(one.toArray(), ['b']);
+  assert.equal(one.allocated, 1);
+});
+
+test('ring buffer of a capacity that is not a power of two keeps FIFO order at every fill level', () => {
+  for (const capacity of [3, 5, 6, 7, 9]) {
+    const r = new RingBuffer<number>(capacity);
+    for (let i = 1; i <= 3 * capacity; i++) {
+      r.push(i);
+      const expected = Array.from({ length: Math.min(i, capacity) }, (_, k) => i - Math.min(i, capacity) + 1 + k);
+      assert.deepEqual(r.toArray(), expected, `capacity ${capacity} after ${i} pushes`);
+    }
+    assert.equal(r.allocated, capacity);
+  }
+});
+
 test('publish assigns ids, normalises the MAC and resolves the serial', () => {
   const bus = new EventBus({ resolver: { serialForMac: (m) => (m === MAC ? 'srv-1' : undefined), macsForSerial: () => [MAC] } });
   const e = bus.publish({ source: 'dnsmasq', type: 'dhcp-discover', mac: '52-54-00-AA-00-01', message: 'DHCPDISCOVER' });
@@ -70,6 +101,54 @@ test('timelines are bounded per machine and merge MAC events from before enrollm
   assert.ok(t.length <= 10, `timeline merged from two bounded rings, got ${t.length}`);
   assert.equal(t.at(-1)?.message, 'p19');
   assert.deepEqual(bus.timeline('nobody'), []);
+});
+
+test('an event is kept once: in its serial\'s timeline, or its MAC\'s while the MAC has no serial', () => {
+  const MAC2 = '52:54:00:aa:00:02';
+  const serials = new Map<string, string>();
+  const bus = new EventBus({
+    maxTimelines: 3,
+    resolver: {
+      serialForMac: (m) => serials.get(m),
+      macsForSerial: (s) => [...serials].filter(([, v]) => v === s).map(([m]) => m.toUpperCase()),
+    },
+  });
+  bus.publish({ source: 'dnsmasq', type: 'dhcp-discover', mac: MAC, message: 'discover' });
+  bus.publish({ source: 'dnsmasq', type: 'dhcp-discover', mac: MAC2, message: 'other nic' });
+  serials.set(MAC, 'srv-1');
+  serials.set(MAC2, 'srv-1');
+  bus.publish({ source: 'server', type: 'enrolled', serial: 'srv-1', mac: MAC, message: 'enrolled' });
+  bus.publish({ source: 'agent', type: 'progress', serial: 'srv-1', message: 'writing disk' });
+  bus.publish({ source: 'dnsmasq', type: 'dhcp-ack', mac: MAC, message: 'ack' });
+  bus.publish({ source: 'dnsmasq', type: 'dhcp-ack', mac: MAC2, message: 'ack nic 2' });
+  // The MAC timelines hold the pre-serial events only, so the serial's timeline has no duplicates.
+  assert.deepEqual(bus.timeline('srv-1').map((e) => e.message), ['discover', 'other nic', 'enrolled', 'writing disk', 'ack', 'ack nic 2']);
+  // A MAC after its machine got a serial: its own events from both sides of the enrollment.
+  assert.deepEqual(bus.timeline(MAC.toUpperCase()).map((e) => e.message), ['discover', 'enrolled', 'ack']);
+  assert.deepEqual(bus.timeline(MAC2).map((e) => e.message), ['other nic', 'ack nic 2']);
+  assert.deepEqual(bus.timeline(MAC, 2).map((e) => e.message), ['enrolled', 'ack']);
+  // Three timelines so far (two MACs, one serial), at the cap: a fourth pushes out the least recently active.
+  bus.publish({ source: 'server', type: 'progress', serial: 'srv-2', message: 'another machine' });
+  assert.deepEqual(bus.timeline(MAC).map((e) => e.message), ['enrolled', 'ack']);
+  assert.deepEqual(bus.timeline('srv-1').map((e) => e.message), ['other nic', 'enrolled', 'writing disk', 'ack', 'ack nic 2']);
+});
+
+test('a MAC timeline still answers when the resolver throws', () => {
+  const bus = new EventBus({
+    resolver: {
+      serialForMac: () => {
+        throw new Error('store closed');
+      },
+      macsForSerial: () => {
+        throw new Error('store closed');
+      },
+    },
+  });
+  bus.publish({ source: 'dnsmasq', type: 'dhcp-discover', mac: MAC, message: 'discover' });
+  bus.publish({ source: 'server', type: 'progress', serial: 'srv-9', message: 'p' });
+  assert.deepEqual(bus.timeline(MAC).map((e) => e.message), ['discover']);
+  assert.deepEqual(bus.timeline('srv-9').map((e) => e.message), ['p']);
+  assert.throws(() => new EventBus({ timelineSize: 0 }), /timelineSize must be a positive integer/);
 });
 
 test('the number of timelines is capped, least recently active first out', () => {

@@ -9,9 +9,12 @@ export interface EventBusOptions {
   logger?: Logger;
   /** `cocoon_events_total{source,type}` is registered here (a private registry otherwise). */
   registry?: Registry;
-  /** Events kept per machine (per serial and per MAC). */
+  /** Events kept per machine timeline (config `events.timeline_size`). */
   timelineSize?: number;
-  /** Machines (serials + MACs) with a timeline; the least recently active are forgotten first. */
+  /**
+   * Timelines kept: one per serial, plus one per MAC that sent events before it had a serial
+   * (config `events.max_timelines`); the least recently active are forgotten first.
+   */
   maxTimelines?: number;
   /** Recent events of all machines, for SSE clients that reconnect with Last-Event-ID. */
   recentSize?: number;
@@ -37,11 +40,13 @@ const WARN_TYPES = new Set(['dnsmasq-error', 'dnsmasq-exit', 'tftp-failed', 'dhc
 /**
  * The in-process event bus: publish → log + count + per-machine timeline + live subscribers.
  * Memory stays flat: timelines are ring buffers and the number of timelines is capped (LRU).
+ * Each event lands in exactly one timeline: its serial's, or its MAC's while the MAC has no
+ * serial yet; `timeline()` joins the two, so a booting fleet costs one timeline per machine.
  */
 export class EventBus {
   private nextId = 1;
   private readonly subscriptions = new Set<Subscription>();
-  /** Keys are `s:<serial>` and `m:<mac>`; Map order is recency order (LRU). */
+  /** Keys are `s:<serial>` and `m:<mac>` (events without a serial); Map order is recency order (LRU). */
   private readonly timelines = new Map<string, RingBuffer<CocoonEvent>>();
   private readonly recentEvents: RingBuffer<CocoonEvent>;
   private readonly timelineSize: number;
@@ -52,8 +57,8 @@ export class EventBus {
 
   constructor(opts: EventBusOptions = {}) {
     this.logger = opts.logger;
-    this.timelineSize = opts.timelineSize ?? 64;
-    this.maxTimelines = opts.maxTimelines ?? 20_000;
+    this.timelineSize = positiveInteger('timelineSize', opts.timelineSize ?? 64);
+    this.maxTimelines = positiveInteger('maxTimelines', opts.maxTimelines ?? 20_000);
     this.recentEvents = new RingBuffer(opts.recentSize ?? 1000);
     this.resolver = opts.resolver;
     this.counter = new Counter({
@@ -91,7 +96,7 @@ export class EventBus {
 
     this.recentEvents.push(event);
     if (serial !== undefined) this.remember(`s:${serial}`, event);
-    if (mac !== undefined) this.remember(`m:${mac}`, event);
+    else if (mac !== undefined) this.remember(`m:${mac}`, event);
     this.counter.inc({ source: event.source, type: event.type });
     this.logger?.log(WARN_TYPES.has(event.type) ? 'warn' : 'info', event.message, { event });
 
@@ -121,24 +126,31 @@ export class EventBus {
   }
 
   /**
-   * A machine's boot timeline, oldest first: by serial (including the events of its MACs from
-   * before it had a serial) or by MAC.
+   * A machine's boot timeline, oldest first. By serial: its events plus the events its MACs had
+   * before it had a serial. By MAC: the events that carried this MAC, before and after the MAC
+   * got its serial (found through the resolver).
    */
   timeline(key: string, limit = this.timelineSize): CocoonEvent[] {
-    const rings: RingBuffer<CocoonEvent>[] = [];
-    const add = (k: string): void => {
+    const parts: CocoonEvent[][] = [];
+    const add = (k: string, keep?: (e: CocoonEvent) => boolean): void => {
       const r = this.timelines.get(k);
-      if (r) rings.push(r);
+      if (!r) return;
+      const events = r.toArray();
+      parts.push(keep ? events.filter(keep) : events);
     };
     add(`s:${key}`);
     const mac = normalizeMac(key);
-    if (mac) add(`m:${mac}`);
-    else for (const m of this.safeMacs(key)) add(`m:${normalizeMac(m) ?? m}`);
-    if (rings.length === 1) return rings[0]!.toArray(limit);
-    const byId = new Map<number, CocoonEvent>();
-    for (const r of rings) for (const e of r.toArray()) byId.set(e.id, e);
-    const merged = [...byId.values()].sort((a, b) => a.id - b.id);
-    return merged.slice(Math.max(0, merged.length - limit));
+    if (mac) {
+      add(`m:${mac}`);
+      const serial = this.safeResolve(mac);
+      if (serial !== undefined && serial !== key) add(`s:${serial}`, (e) => e.mac === mac);
+    } else {
+      for (const m of this.safeMacs(key)) add(`m:${normalizeMac(m) ?? m}`);
+    }
+    const nonEmpty = parts.filter((p) => p.length > 0);
+    if (nonEmpty.length === 0) return [];
+    const merged = nonEmpty.length === 1 ? nonEmpty[0]! : mergeById(nonEmpty);
+    return merged.slice(Math.max(0, merged.length - Math.max(0, limit)));
   }
 
   /** Recent events (any machine) matching `filter` with an id above `afterId`, oldest first. */
@@ -183,6 +195,17 @@ export class EventBus {
       return [];
     }
   }
+}
+
+/** Several id-ordered lists as one, ordered by id, each event once. */
+function mergeById(parts: CocoonEvent[][]): CocoonEvent[] {
+  const all = parts.flat().sort((a, b) => a.id - b.id);
+  return all.filter((e, i) => i === 0 || all[i - 1]!.id !== e.id);
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`EventBus ${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 function normalizeFilter(filter: EventFilter): NormalizedFilter {
