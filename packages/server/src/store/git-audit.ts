@@ -10,6 +10,7 @@ import { GitIndexFile } from './git-index.js';
 import { compareTreeNames } from './git-order.js';
 import { HistoryLog } from './history-log.js';
 import type { HistoryEntry } from './types.js';
+import { lowerBound } from '../util/lower-bound.js';
 
 /**
  * The cluster directory's audit trail. Commits are built from objects written directly
@@ -125,14 +126,7 @@ class TreeNode {
 
   /** Index of the first entry not before (name, isTree) in git order. */
   private lowerBound(name: string, isTree: boolean): number {
-    let lo = 0;
-    let hi = this.names.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareTreeNames(this.names[mid] as string, this.isTreeAt(mid), name, isTree) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.names.length, (i) => compareTreeNames(this.names[i] as string, this.isTreeAt(i), name, isTree) < 0);
   }
 
   private indexOf(name: string, isTree: boolean): number {

@@ -3,6 +3,7 @@ import { lstatSync, type BigIntStats } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { compareGitPaths } from './git-order.js';
+import { lowerBound } from '../util/lower-bound.js';
 
 /**
  * Writes git's index file (DIRC version 2) from entries kept in memory, so `git status` in the
@@ -65,14 +66,7 @@ export class GitIndexFile {
   }
 
   private position(filepath: string): number {
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareGitPaths(this.order[mid] as string, filepath) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.order.length, (i) => compareGitPaths(this.order[i] as string, filepath) < 0);
   }
 
   set(filepath: string, entry: IndexEntry): void {

@@ -4,6 +4,7 @@ import { normalizeMac } from '../util/mac.js';
 import { deepFreeze } from './record.js';
 import { RecordCodec } from './record-codec.js';
 import type { MachineCount, MachineFilter, MachinePage, MachineRecord } from './types.js';
+import { lowerBound } from '../util/lower-bound.js';
 
 /**
  * One machine as memory keeps it: the record's compact JSON text, deflated (a few hundred bytes
@@ -226,14 +227,7 @@ export class MachineIndex {
 
   /** Where `e` is, or would go, in the sorted order. */
   private lowerBound(e: Entry): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareEntries(this.sorted[mid] as Entry, e) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.sorted.length, (i) => compareEntries(this.sorted[i] as Entry, e) < 0);
   }
 
   private count(e: Entry, delta: number): void {
