@@ -8,7 +8,7 @@ import { isMachineRecord, type InstallFiles, type RenderTarget } from './context
  * The first-stage files of a machine's OS version from its manifest (roles kernel, initrd and
  * install, with the install image's sha256 and size), for RenderRequest.install. Rendering is
  * synchronous; this is the one asynchronous lookup a caller does first. Manifests are cached by
- * the images module (one stat per call), so this stays cheap during a boot storm.
+ * the images module (re-checked at most once a second), so this stays cheap during a boot storm.
  * A version without a manifest gives {}: mayu's route names, no checksum.
  */
 export async function installFilesFor(config: CocoonConfig, target: RenderTarget): Promise<InstallFiles> {
