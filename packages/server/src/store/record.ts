@@ -109,10 +109,11 @@ export function parseRecordText(text: string, serialFromPath: string): MachineRe
 }
 
 export function deepFreeze<T>(value: T): Readonly<T> {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  // Index and key loops: this runs for every record read from the store (no Object.values arrays).
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) deepFreeze(value[i] as unknown);
+  else for (const k in value) deepFreeze((value as Record<string, unknown>)[k]);
   return value;
 }
 
