@@ -2,8 +2,11 @@
 // Request rate of the hot read paths at several fleet sizes, against a real server (child
 // process, loopback, git audit on), the server's CPU time per request, and its RSS at each size.
 //   node bench/request-rate.mjs [seconds-per-endpoint=3] [concurrency=10] [sizes=0,1,1000,10000]
-// Endpoints: GET /ipxe, GET /ipxe/machine (a known machine, round robin), GET /api/v1/machines
-// (one fixed-size page, limit=50, so the figure compares the same work at every size).
+// Endpoints: GET /ipxe, GET /ipxe/machine (a known machine, round robin over the whole fleet: every
+// request a different machine, the worst case for the store's parsed-record cache), the same in a
+// boot storm's pattern (40 machines at a time, each asking 3 times, as PXE retries, the iPXE chain
+// and the reboot do), GET /api/v1/machines (one fixed-size page, limit=50, so the figure compares
+// the same work at every size).
 // The cluster dir is seeded by writing conf.json files directly; the server adopts them at start.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,10 +126,13 @@ for (const size of SIZES) {
     const hex = ((serials.length ? i % serials.length : i) + 1).toString(16).padStart(6, '0');
     return `52:54:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:02`;
   };
+  // 40 machines boot at a time and each asks 3 times before the next 40 start.
+  const stormIndex = (i) => Math.floor(i / 120) * 40 + (i % 40);
   const row = { size, seedSecs, adoptSecs, startSecs };
   const endpoints = [
     ['ipxe', server.bootPort, () => '/ipxe'],
     ['machine', server.bootPort, (i) => `/ipxe/machine?serial=${pick(i)}&uuid=&mac=${macOf(i)}&arch=x86_64`],
+    ['storm', server.bootPort, (i) => `/ipxe/machine?serial=${pick(stormIndex(i))}&uuid=&mac=${macOf(stormIndex(i))}&arch=x86_64`],
     ['list', server.apiPort, () => '/api/v1/machines?limit=50'],
   ];
   // Warm every endpoint first (JIT, template compilation), so the first one measured is not penalised.
@@ -139,7 +145,7 @@ for (const size of SIZES) {
   console.log(
     `machines=${String(size).padStart(6)}  seed ${row.seedSecs.toFixed(1)} s, adopt ${row.adoptSecs.toFixed(1)} s, restart ${row.startSecs.toFixed(1)} s, RSS ${row.rss.rss.toFixed(0)} MB (peak ${row.rss.peak.toFixed(0)} MB)`,
   );
-  for (const [name, r] of [['/ipxe', row.ipxe], ['/ipxe/machine', row.machine], ['/api/v1/machines?limit=50', row.list]]) {
+  for (const [name, r] of [['/ipxe', row.ipxe], ['/ipxe/machine', row.machine], ['/ipxe/machine, storm', row.storm], ['/api/v1/machines?limit=50', row.list]]) {
     console.log(`  ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${ms(r.p50).padStart(9)}  p99 ${ms(r.p99).padStart(9)}  server CPU ${r.cpuUs.toFixed(0).padStart(4)} us/req${r.errors ? `  ${r.errors} non-200` : ''}`);
   }
 }
@@ -149,7 +155,7 @@ const big = results.at(-1);
 if (one && big && one !== big) {
   console.log(`\nthroughput at ${big.size} machines relative to ${one.size}:`);
   // Server CPU per request is the steadier figure on a shared machine (req/s also moves with the client's and others' load).
-  for (const k of ['ipxe', 'machine', 'list']) {
+  for (const k of ['ipxe', 'machine', 'storm', 'list']) {
     console.log(`  ${k.padEnd(8)} ${((big[k].rps / one[k].rps) * 100).toFixed(0)} %  (server CPU per request ${((big[k].cpuUs / one[k].cpuUs) * 100).toFixed(0)} %)`);
   }
   // A list page holds min(50, fleet) records, so against 1 machine it serialises 50x more JSON;
