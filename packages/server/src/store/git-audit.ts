@@ -6,11 +6,11 @@ import path from 'node:path';
 import git from 'isomorphic-git';
 import { createTwoFilesPatch } from 'diff';
 import { CocoonError } from '../util/errors.js';
+import { lowerBound } from '../util/lower-bound.js';
 import { GitIndexFile } from './git-index.js';
 import { compareTreeNames } from './git-order.js';
 import { HistoryLog } from './history-log.js';
 import type { HistoryEntry } from './types.js';
-import { lowerBound } from '../util/lower-bound.js';
 
 /**
  * The cluster directory's audit trail. Commits are built from objects written directly
@@ -206,9 +206,10 @@ class TreeNode {
 
   /** Tree entries whose subtree has not been read. */
   *unreadTrees(): Generator<{ name: string; oid: string }> {
+    const buf = this.buf;
     for (let i = 0; i < this.names.length; i++) {
       const name = this.names[i] as string;
-      if (this.isTreeAt(i) && !this.children?.has(name)) yield { name, oid: this.buf.toString('hex', this.endOf(i) - 20, this.endOf(i)) };
+      if (this.isTreeAt(i) && !this.children?.has(name)) yield { name, oid: buf.toString('hex', this.endOf(i) - 20, this.endOf(i)) };
     }
   }
 
@@ -218,13 +219,14 @@ class TreeNode {
 
   /** Every file below this tree as [path, blob oid], through the subtrees read so far. */
   *files(prefix: string): Generator<[string, string]> {
+    const buf = this.buf;
     for (let i = 0; i < this.names.length; i++) {
       const name = this.names[i] as string;
       if (this.isTreeAt(i)) {
         const sub = this.children?.get(name);
         if (sub) yield* sub.files(`${prefix}${name}/`);
       } else {
-        yield [prefix + name, this.buf.toString('hex', this.endOf(i) - 20, this.endOf(i))];
+        yield [prefix + name, buf.toString('hex', this.endOf(i) - 20, this.endOf(i))];
       }
     }
   }
@@ -389,19 +391,18 @@ export class GitAudit {
   }
 
   /** Reads the subtrees along `dirs` (a path's directories) that are in HEAD but not read yet. */
-  private async ensureLoaded(dirs: string[]): Promise<TreeNode | undefined> {
+  private async ensureLoaded(dirs: string[]): Promise<void> {
     let node = this.root;
     for (const name of dirs) {
       let sub = node.child(name);
       if (!sub) {
         const e = node.get(name, true);
-        if (!e) return undefined;
+        if (!e) return;
         sub = await this.readTree(e.oid);
         node.attach(name, sub);
       }
       node = sub;
     }
-    return node;
   }
 
   /** Blob oid of `filepath` in the tree as read so far. */

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { compareGitPaths } from './git-order.js';
 import { lowerBound } from '../util/lower-bound.js';
+import { compareGitPaths } from './git-order.js';
 
 /**
  * Writes git's index file (DIRC version 2) from entries kept in memory, so `git status` in the

@@ -1,10 +1,10 @@
 import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import { isIPv4, ipToInt } from '../util/ipv4.js';
+import { lowerBound } from '../util/lower-bound.js';
 import { normalizeMac } from '../util/mac.js';
 import { deepFreeze } from './record.js';
 import { RecordCodec } from './record-codec.js';
 import type { MachineCount, MachineFilter, MachinePage, MachineRecord } from './types.js';
-import { lowerBound } from '../util/lower-bound.js';
 
 /**
  * One machine as memory keeps it: the record's compact JSON text, deflated (a few hundred bytes
