@@ -87,7 +87,9 @@ test('the image start command, run on the host, serves DHCP and HTTP as the imag
       ...entry.slice(entry.indexOf('--') + 1).map(fromImage), ...cmd,
     ];
     const logFile = path.join(dir, 'server.log');
-    server = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // cwd stands in for the image's WORKDIR: the image user must be able to enter it (a checkout
+    // under a 0700 temp dir is not; the server's child processes would fail to start there).
+    server = spawn('ip', argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
     let output = '';
     server.stdout?.on('data', (b: Buffer) => (output += b.toString()));
     server.stderr?.on('data', (b: Buffer) => (output += b.toString()));
