@@ -311,7 +311,7 @@ export class ClusterStore implements MachineStore {
       await atomicWriteFile(path.join(machineDir, CONF_FILE), text);
       // The file is the truth from here on: memory follows it even if the commit below fails
       // (the next start commits it as recovered).
-      this.machines.set(key, stored, true);
+      this.machines.set(key, stored, { cached: true, json: compact });
       if (this.audit) await this.audit.commit([{ path: confPath(key), content: text }], commitMessage(key, audit));
       this.emit(key, stored);
       return stored;

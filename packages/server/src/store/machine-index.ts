@@ -75,9 +75,10 @@ export class MachineIndex {
 
   /**
    * Stores `record` under `serial`, replacing what was there. `cached`: the caller hands out this
-   * frozen record itself (a mutation's result), so the cache starts with it.
+   * frozen record itself (a mutation's result), so the cache starts with it. `json`: the record's
+   * `JSON.stringify`, when the caller has it already.
    */
-  set(serial: string, record: Readonly<MachineRecord>, cached?: boolean): void {
+  set(serial: string, record: Readonly<MachineRecord>, opts: { cached?: boolean; json?: string } = {}): void {
     const macs: string[] = [];
     for (const m of record.MacAddresses) {
       const mac = normalizeMac(m);
@@ -85,7 +86,7 @@ export class MachineIndex {
     }
     const entry: Entry = {
       serial,
-      packed: this.codec.encode(JSON.stringify(record)),
+      packed: this.codec.encode(opts.json ?? JSON.stringify(record)),
       ip: record.InternalAddr,
       ipKey: isIPv4(record.InternalAddr) ? ipToInt(record.InternalAddr) : Number.MAX_SAFE_INTEGER,
       state: record.State,
@@ -107,7 +108,7 @@ export class MachineIndex {
     }
     this.sorted.splice(this.lowerBound(entry), 0, entry);
     this.count(entry, 1);
-    if (cached) this.remember(entry, record);
+    if (opts.cached) this.remember(entry, record);
   }
 
   delete(serial: string): boolean {
