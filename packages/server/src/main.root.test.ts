@@ -2,38 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canUseNetns, createTestNetwork, dhcpRequest } from './testing/netns.js';
+import { freePort, waitFor } from './testing/wait.js';
 
 // The real server process with its dnsmasq in a network namespace this test creates: SIGHUP
 // re-reads the config file; a changed dnsmasq config restarts dnsmasq, a refused one changes nothing.
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+// A whole server process starting and reloading: more time than one dnsmasq takes.
+const SERVER_WAIT = { timeoutMs: 20_000, intervalMs: 100 };
 const skip = canUseNetns() ? false : 'needs root and iproute2 (network namespaces)';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, cond: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('SIGHUP reloads the dnsmasq part of the configuration', { skip }, async (t) => {
   const netw = await createTestNetwork({ purpose: 'mainhup', clientMacs: ['52:54:00:c0:c0:21'] });
@@ -81,7 +62,7 @@ test('SIGHUP reloads the dnsmasq part of the configuration', { skip }, async (t)
   const first = await waitFor('dnsmasq running under the server', async () => {
     const s = await status();
     return s.dnsmasq.running && s.dnsmasq.pid !== undefined && s;
-  });
+  }, SERVER_WAIT);
   const pid1 = first.dnsmasq.pid!;
   const health = (await (await fetch(`http://127.0.0.1:${apiPort}/healthz`)).json()) as Record<string, unknown>;
   assert.deepEqual(health.dnsmasq, { running: true, restarts: 0 });
@@ -93,13 +74,13 @@ test('SIGHUP reloads the dnsmasq part of the configuration', { skip }, async (t)
   const second = await waitFor('a restarted dnsmasq', async () => {
     const s = await status();
     return s.dnsmasq.running && s.dnsmasq.pid !== pid1 && s;
-  });
+  }, SERVER_WAIT);
   assert.equal(second.dnsmasq.reloads, 1);
   assert.equal((await dhcpRequest(netw, netw.clients[0]!))?.router, '10.77.0.254');
 
   writeConfig(['router: 10.77.0.254'], ['no-such-dnsmasq-option']);
   child.kill('SIGHUP');
-  await waitFor('the refusal in the log', async () => /configuration reload refused; dnsmasq keeps its configuration/.test(stderr) && /bad option at line/.test(stderr));
+  await waitFor('the refusal in the log', async () => /configuration reload refused; dnsmasq keeps its configuration/.test(stderr) && /bad option at line/.test(stderr), SERVER_WAIT);
   const third = await status();
   assert.equal(third.dnsmasq.pid, second.dnsmasq.pid);
   assert.equal(third.dnsmasq.running, true);

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './testing/wait.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -32,17 +32,6 @@ function run(args: string[], until?: (child: ReturnType<typeof spawn>) => Promis
     until?.(child).catch((err: unknown) => {
       child.kill('SIGKILL');
       reject(err instanceof Error ? err : new Error(String(err)));
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
     });
   });
 }

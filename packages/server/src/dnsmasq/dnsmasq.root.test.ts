@@ -17,6 +17,7 @@ import { CocoonError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import { createDnsmasqService, type DnsmasqService } from './service.js';
 import { BUILTIN_DNSMASQ_TEMPLATE } from './render-config.js';
+import { waitFor } from '../testing/wait.js';
 
 // Real dnsmasq in a network namespace this test creates, real busybox clients in another one.
 // COCOON_CAPTURE_FIXTURES=1 stores dnsmasq's output as the log parser's fixture.
@@ -24,16 +25,6 @@ import { BUILTIN_DNSMASQ_TEMPLATE } from './render-config.js';
 const M1 = '52:54:00:c0:c0:01';
 const AUDIT = { what: 'test' };
 const skip = !canUseNetns() ? 'needs root and iproute2 (network namespaces)' : !existsSync('/usr/lib/ipxe/undionly.kpxe') ? 'needs Debian ipxe' : false;
-
-async function waitFor<T>(what: string, cond: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -189,7 +180,7 @@ describe('dnsmasq supervised in a network namespace', { skip }, () => {
     const s = await waitFor('a new dnsmasq', () => {
       const st = service.status();
       return st.running && st.pid !== pid && st;
-    }, 2000);
+    }, { timeoutMs: 2000 });
     assert.ok(Date.now() - killedAt <= 2000);
     assert.equal(s.restarts, restarts + 1);
     assert.match(s.lastExit?.reason ?? '', /SIGKILL/);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { canUseNetns, createTestNetwork, type TestNetwork } from '../testing/netns.js';
 import { DnsmasqSupervisor } from './supervisor.js';
+import { waitFor } from '../testing/wait.js';
 
 // The supervisor alone, with dnsmasq in a namespace this test creates: exit reasons, back-off,
 // and that no dnsmasq outlives its server (crash of the node process, leftover from a crash).
@@ -19,16 +20,6 @@ function running(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, cond: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 

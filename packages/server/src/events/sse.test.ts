@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { EventBus } from './bus.js';
 import { parseEventFilter, streamEvents } from './sse.js';
 import { CocoonError } from '../util/errors.js';
+import { waitFor } from '../testing/wait.js';
 
 const MAC = '52:54:00:aa:00:01';
 
@@ -42,11 +43,6 @@ async function readUntil(res: Response, until: (text: string) => boolean): Promi
   return text;
 }
 
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), 'condition never became true');
-}
-
 test('parseEventFilter validates and normalises', () => {
   assert.deepEqual(parseEventFilter({ mac: '52-54-00-AA-00-01', type: 'dhcp-ack,tftp-sent', serial: 'abc.1' }), {
     mac: MAC,
@@ -69,7 +65,7 @@ test('SSE streams matching events, heartbeats, and unsubscribes on close', async
       const res = await fetch(`${base}/?mac=${MAC}&type=dhcp-ack`);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
-      await waitFor(() => bus.subscriberCount === 1);
+      await waitFor('the stream to subscribe', () => bus.subscriberCount === 1, { timeoutMs: 5000, intervalMs: 10 });
       bus.publish({ source: 'dnsmasq', type: 'dhcp-discover', mac: MAC, message: 'skip me' });
       bus.publish({ source: 'dnsmasq', type: 'dhcp-ack', mac: '52:54:00:aa:00:02', message: 'other mac' });
       bus.publish({ source: 'dnsmasq', type: 'dhcp-ack', mac: MAC, ip: '10.77.0.100', message: 'the ack' });
@@ -80,7 +76,7 @@ test('SSE streams matching events, heartbeats, and unsubscribes on close', async
       assert.match(block, /^event: dhcp-ack$/m);
       const data = JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { ip: string };
       assert.equal(data.ip, '10.77.0.100');
-      await waitFor(() => bus.subscriberCount === 0);
+      await waitFor('the stream to unsubscribe', () => bus.subscriberCount === 0, { timeoutMs: 5000, intervalMs: 10 });
     },
     50,
   );
