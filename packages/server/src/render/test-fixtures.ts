@@ -4,6 +4,7 @@ import { parseConfig } from '../config/load.js';
 import type { CocoonConfig } from '../config/types.js';
 import type { MachineRecord } from '../store/types.js';
 import { sampleMachine } from './self-test.js';
+import { LAB_NETWORK } from '../testing/lab-config.js';
 import { tempDir } from '../testing/temp-dir.js';
 
 /**
@@ -14,10 +15,7 @@ export function renderTestConfig(extra: Record<string, unknown> = {}): CocoonCon
   return parseConfig(
     {
       network: {
-        pxe_interface: 'br0',
-        bind_addr: '10.77.0.1',
-        bootstrap_range: { start: '10.77.0.100', end: '10.77.0.150' },
-        ip_range: { start: '10.77.0.10', end: '10.77.0.60' },
+        ...LAB_NETWORK,
         subnet_size: 24,
         subnet_gateway: '10.77.0.1',
         dns: ['10.77.0.1'],
