@@ -23,6 +23,19 @@ function listen(server: http.Server | https.Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(String((server.address() as AddressInfo).port))));
 }
 
+/** Listens on loopback for the enclosing describe block; the returned function gives its URL. */
+function serveDuringSuite(server: http.Server): () => string {
+  let endpoint = '';
+  before(async () => {
+    endpoint = `http://127.0.0.1:${await listen(server)}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return () => endpoint;
+}
+
 function statusHandler(seen: Seen[]): http.RequestListener {
   return (req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
@@ -154,17 +167,10 @@ describe('logs -f reconnects', () => {
       res.write(`retry: 250\n\n${event(after + 1)}`);
     }
   });
-  let endpoint = '';
-  before(async () => {
-    endpoint = `http://127.0.0.1:${await listen(server)}`;
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const endpoint = serveDuringSuite(server);
 
   test('the stream resumes with Last-Event-ID after a drop; --json prints one event per line', async () => {
-    const r = await runCtl(['logs', '-f', '--tail', '0', '--count', '3', '--json', '--serial', 's1', '--endpoint', endpoint]);
+    const r = await runCtl(['logs', '-f', '--tail', '0', '--count', '3', '--json', '--serial', 's1', '--endpoint', endpoint()]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; message: string });
     assert.deepEqual(lines.map((e) => e.message), ['step 1', 'step 2', 'step 3']);
@@ -189,17 +195,10 @@ describe('logs -f after recent events', () => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(`id: 42\ndata: ${JSON.stringify(ev(42))}\n\n`);
   });
-  let endpoint = '';
-  before(async () => {
-    endpoint = `http://127.0.0.1:${await listen(server)}`;
-  });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  const endpoint = serveDuringSuite(server);
 
   test('the stream is opened with Last-Event-ID of the last recent event, so nothing falls in between', async () => {
-    const r = await runCtl(['logs', '-f', '--count', '1', '--mac', '52:54:00:00:00:01', '--endpoint', endpoint]);
+    const r = await runCtl(['logs', '-f', '--count', '1', '--mac', '52:54:00:00:00:01', '--endpoint', endpoint()]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(/\s+/).at(-1)), ['40', '41', '42']);
     assert.equal(seen.length, 2);
