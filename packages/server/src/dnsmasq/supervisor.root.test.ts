@@ -6,22 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { canUseNetns, createTestNetwork, type TestNetwork } from '../testing/netns.js';
-import { DnsmasqSupervisor } from './supervisor.js';
 import { waitFor } from '../testing/wait.js';
+import { isRunning } from '../util/process.js';
+import { DnsmasqSupervisor } from './supervisor.js';
 
 // The supervisor alone, with dnsmasq in a namespace this test creates: exit reasons, back-off,
 // and that no dnsmasq outlives its server (crash of the node process, leftover from a crash).
 
 const skip = canUseNetns() ? false : 'needs root and iproute2 (network namespaces)';
-
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 describe('dnsmasq supervisor', { skip }, () => {
   let net: TestNetwork;
@@ -58,9 +50,9 @@ describe('dnsmasq supervisor', { skip }, () => {
     const sup = new DnsmasqSupervisor({ binary: 'dnsmasq', confFile: goodConf, pidFile: path.join(dir, 'stop.pid'), netns: net.ns });
     await sup.start();
     const pid = sup.pid!;
-    assert.ok(running(pid));
+    assert.ok(isRunning(pid));
     await sup.stop();
-    assert.equal(running(pid), false);
+    assert.equal(isRunning(pid), false);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(sup.status().restarts, 0);
     assert.equal(sup.pid, undefined);
@@ -81,9 +73,9 @@ describe('dnsmasq supervisor', { skip }, () => {
     server.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const match = await waitFor('the child server to start dnsmasq', () => /PID (\d+)/.exec(out) ?? undefined);
     const pid = Number(match[1]);
-    assert.ok(running(pid));
+    assert.ok(isRunning(pid));
     server.kill('SIGKILL');
-    await waitFor('dnsmasq to die with its parent', () => !running(pid));
+    await waitFor('dnsmasq to die with its parent', () => !isRunning(pid));
 
     // A leftover (started outside any supervisor, e.g. before a crash on a system without
     // setpriv) is found through the pid file and stopped before the new one starts.
@@ -102,7 +94,7 @@ describe('dnsmasq supervisor', { skip }, () => {
     const sup = new DnsmasqSupervisor({ binary: 'dnsmasq', confFile: goodConf, pidFile, netns: net.ns });
     try {
       await sup.start();
-      assert.equal(running(leftoverPid), false, 'the leftover was stopped');
+      assert.equal(isRunning(leftoverPid), false, 'the leftover was stopped');
       await leftover;
       assert.notEqual(sup.pid, leftoverPid);
       await new Promise((r) => setTimeout(r, 300));

@@ -3,6 +3,7 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from '../util/logger.js';
+import { isRunning } from '../util/process.js';
 import { LineSplitter } from './line-splitter.js';
 
 export interface SupervisorOptions {
@@ -79,16 +80,6 @@ function onPath(cmd: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Alive and not a zombie (an orphaned zombie still answers kill(pid, 0)). */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const COMPLAINT = /unknown interface|address already in use|failed|cannot|bad |illegal|permission denied|not permitted|no such|error/i;
