@@ -251,6 +251,16 @@ export function blobOid(content: string | Uint8Array): string {
   return createHash('sha1').update(`blob ${buf.length}\0`).update(buf).digest('hex');
 }
 
+/**
+ * Adds `items` to the list under `key` in place: copying the list per commit made a catch-up over
+ * a long history quadratic in one machine's commits.
+ */
+function appendTo(map: Map<string, string[]>, key: string, items: readonly string[]): void {
+  const list = map.get(key);
+  if (list) for (const item of items) list.push(item);
+  else map.set(key, [...items]);
+}
+
 function objectOid(type: string, content: Buffer): string {
   return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
 }
@@ -353,7 +363,7 @@ export class GitAudit {
       oid = commit.parent[0];
     }
     const bySerial = new Map<string, string[]>();
-    for (const [serial, oid] of found.reverse()) bySerial.set(serial, [...(bySerial.get(serial) ?? []), oid]);
+    for (const [serial, oid] of found.reverse()) appendTo(bySerial, serial, [oid]);
     await this.historyLog.appendMissing(bySerial);
     // Commits keep landing while we append: take the backlog until it stays empty, then switch
     // over without an await in between, so no commit falls between backlog and list.
@@ -553,7 +563,7 @@ export class GitAudit {
       const oid = objectOid('commit', content);
       objects.set(oid, { type: 'commit', content });
       oids.push(oid);
-      for (const serial of serials) bySerial.set(serial, [...(bySerial.get(serial) ?? []), oid]);
+      for (const serial of serials) appendTo(bySerial, serial, [oid]);
       parent = oid;
     }
     await this.writeObjects(objects);
@@ -580,7 +590,7 @@ export class GitAudit {
         this.warn('git audit: could not append to a per-machine history list', { error: String(err) });
       });
     } else {
-      for (const [serial, list] of bySerial) this.historyBacklog.set(serial, [...(this.historyBacklog.get(serial) ?? []), ...list]);
+      for (const [serial, list] of bySerial) appendTo(this.historyBacklog, serial, list);
     }
     this.indexGen++;
     this.scheduleIndexFlush();
