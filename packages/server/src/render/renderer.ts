@@ -6,7 +6,7 @@ import {
   buildContext,
   imageEntry,
   isMachineRecord,
-  profileFor,
+  frozenProfile,
   type BootEntry,
   type InstallFiles,
   type RenderContext,
@@ -74,9 +74,12 @@ export class Renderer {
   private readonly t: TemplateEnvironment;
   /** Compiled kernel-argument templates from the config (live/rescue/image args), by source. */
   private readonly argTemplates = new Map<string, nunjucks.Template>();
+  /** Deep-frozen copies of the config's profiles: every render shares them instead of copying. */
+  private readonly profiles: ReadonlyMap<string, Readonly<Profile>>;
 
   constructor(opts: RendererOptions) {
     this.config = opts.config;
+    this.profiles = new Map(opts.config.profiles.map((p) => [p.name, frozenProfile(p)]));
     const overrideDir = opts.overrideDir ?? opts.config.paths.templates_dir;
     this.t = createTemplateEnvironment(opts.builtinDir ?? BUILTIN_TEMPLATES_DIR, overrideDir);
   }
@@ -87,9 +90,9 @@ export class Renderer {
   }
 
   /** The machine's profile; a record naming a profile the config no longer has is an error. */
-  profileOf(target: RenderTarget): Profile {
+  profileOf(target: RenderTarget): Readonly<Profile> {
     const name = isMachineRecord(target) && target.Profile ? target.Profile : 'default';
-    const p = profileFor(this.config, name);
+    const p = this.profiles.get(name);
     if (!p) {
       throw new RenderError({
         template: '(profile)',
