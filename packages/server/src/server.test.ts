@@ -45,7 +45,7 @@ test('stop() ends open event streams and frees both ports', async () => {
   await assert.rejects(fetch(`http://127.0.0.1:${s.bootPort}/ipxe`));
 });
 
-test('the event timelines take their caps from events.timeline_size and events.max_timelines', async (t) => {
+test('the event timelines take their caps from events.timeline_size, max_timelines and max_events', async (t) => {
   const s = await startTestServer((doc) => {
     doc['events'] = { timeline_size: 2, max_timelines: 1 };
   });
@@ -54,4 +54,12 @@ test('the event timelines take their caps from events.timeline_size and events.m
   assert.deepEqual(s.events.timeline('cap-1').map((e) => e.message), ['two', 'three']);
   s.events.publish({ source: 'server', type: 'progress', serial: 'cap-2', message: 'other' });
   assert.deepEqual(s.events.timeline('cap-1'), []);
+
+  const e = await startTestServer((doc) => {
+    doc['events'] = { timeline_size: 4, max_events: 3 };
+  });
+  t.after(() => e.close());
+  for (const serial of ['ev-1', 'ev-1', 'ev-2', 'ev-3']) e.events.publish({ source: 'server', type: 'progress', serial, message: serial });
+  assert.deepEqual(e.events.timeline('ev-1'), []);
+  assert.equal(e.events.retainedEvents, 2);
 });

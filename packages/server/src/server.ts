@@ -96,6 +96,7 @@ export async function startServer(config: CocoonConfig, opts: StartOptions = {})
       resolver: storeResolver(store),
       timelineSize: config.events.timeline_size,
       maxTimelines: config.events.max_timelines,
+      maxEvents: config.events.max_events,
     });
     const provisioner = new Provisioner(store, config, events);
     cleanups.push(() => provisioner.close());

@@ -97,6 +97,6 @@ export interface CocoonConfig {
   dnsmasq: { enabled: boolean; binary: string; template?: string; extra: string[]; netns?: string };
   machines: DeclaredMachine[];
   rescue?: BootImage;
-  events: { timeline_size: number; max_timelines: number };
+  events: { timeline_size: number; max_timelines: number; max_events: number };
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'text' };
 }

@@ -161,6 +161,35 @@ test('the number of timelines is capped, least recently active first out', () =>
   assert.equal(bus.timeline('d').length, 1);
 });
 
+test('the events of all timelines together are capped: the least recently active timelines go whole', () => {
+  const bus = new EventBus({ timelineSize: 4, maxEvents: 6 });
+  const say = (serial: string, n: number): void => {
+    for (let i = 0; i < n; i++) bus.publish({ source: 'server', type: 'progress', serial, message: `${serial}${i}` });
+  };
+  const messages = (serial: string): string[] => bus.timeline(serial).map((e) => e.message);
+  say('a', 2);
+  say('b', 2);
+  say('c', 2);
+  assert.equal(bus.retainedEvents, 6);
+  say('b', 1);
+  // The seventh event: 'a', the least recently active, is forgotten whole (not trimmed).
+  assert.deepEqual(messages('a'), []);
+  assert.deepEqual(messages('b'), ['b0', 'b1', 'b0']);
+  assert.deepEqual(messages('c'), ['c0', 'c1']);
+  assert.equal(bus.retainedEvents, 5);
+  say('c', 3);
+  // c reaches its ring's 4 and pushes b out; its last event replaces its oldest, holding no more.
+  assert.deepEqual(messages('b'), []);
+  assert.deepEqual(messages('c'), ['c1', 'c0', 'c1', 'c2']);
+  assert.equal(bus.retainedEvents, 4);
+  // One timeline alone may hold more than the cap allows for all: it is the one being written.
+  const one = new EventBus({ timelineSize: 8, maxEvents: 2 });
+  for (let i = 0; i < 5; i++) one.publish({ source: 'server', type: 'progress', serial: 'x', message: String(i) });
+  assert.deepEqual(one.timeline('x').map((e) => e.message), ['0', '1', '2', '3', '4']);
+  assert.equal(one.retainedEvents, 5);
+  assert.throws(() => new EventBus({ maxEvents: 0 }), /maxEvents must be a positive integer/);
+});
+
 test('recent() replays after an id with the filter', () => {
   const bus = new EventBus({ recentSize: 3 });
   for (let i = 1; i <= 5; i++) bus.publish({ source: 'server', type: i % 2 ? 'progress' : 'installed', serial: 's', message: `m${i}` });

@@ -16,6 +16,12 @@ export interface EventBusOptions {
    * (config `events.max_timelines`); the least recently active are forgotten first.
    */
   maxTimelines?: number;
+  /**
+   * Events kept in all timelines together (config `events.max_events`): past it, the least
+   * recently active timelines are forgotten, so a whole fleet booting at once cannot grow the
+   * heap by timeline_size x max_timelines events.
+   */
+  maxEvents?: number;
   /** Recent events of all machines, for SSE clients that reconnect with Last-Event-ID. */
   recentSize?: number;
   resolver?: MachineResolver;
@@ -39,7 +45,8 @@ const WARN_TYPES = new Set(['dnsmasq-error', 'dnsmasq-exit', 'tftp-failed', 'dhc
 
 /**
  * The in-process event bus: publish → log + count + per-machine timeline + live subscribers.
- * Memory stays flat: timelines are ring buffers and the number of timelines is capped (LRU).
+ * Memory stays flat: timelines are ring buffers, and both the number of timelines and the events
+ * they hold together are capped (the least recently active timelines go first).
  * Each event lands in exactly one timeline: its serial's, or its MAC's while the MAC has no
  * serial yet; `timeline()` joins the two, so a booting fleet costs one timeline per machine.
  */
@@ -51,6 +58,9 @@ export class EventBus {
   private readonly recentEvents: RingBuffer<CocoonEvent>;
   private readonly timelineSize: number;
   private readonly maxTimelines: number;
+  private readonly maxEvents: number;
+  /** Events held by all timelines together. */
+  private retained = 0;
   private readonly counter: Counter<'source' | 'type'>;
   private resolver: MachineResolver | undefined;
   private readonly logger: Logger | undefined;
@@ -59,6 +69,7 @@ export class EventBus {
     this.logger = opts.logger;
     this.timelineSize = positiveInteger('timelineSize', opts.timelineSize ?? 64);
     this.maxTimelines = positiveInteger('maxTimelines', opts.maxTimelines ?? 20_000);
+    this.maxEvents = positiveInteger('maxEvents', opts.maxEvents ?? 100_000);
     this.recentEvents = new RingBuffer(opts.recentSize ?? 1000);
     this.resolver = opts.resolver;
     this.counter = new Counter({
@@ -163,19 +174,32 @@ export class EventBus {
     return this.nextId - 1;
   }
 
+  /** Events held by all timelines together (at most `maxEvents`, unless one timeline holds more). */
+  get retainedEvents(): number {
+    return this.retained;
+  }
+
   private remember(key: string, event: CocoonEvent): void {
     let ring = this.timelines.get(key);
     if (ring) {
       this.timelines.delete(key);
     } else {
       ring = new RingBuffer<CocoonEvent>(this.timelineSize);
-      if (this.timelines.size >= this.maxTimelines) {
-        const oldest = this.timelines.keys().next().value;
-        if (oldest !== undefined) this.timelines.delete(oldest);
-      }
+      if (this.timelines.size >= this.maxTimelines) this.forgetOldest();
     }
     this.timelines.set(key, ring);
+    const before = ring.length;
     ring.push(event);
+    this.retained += ring.length - before;
+    // The timeline just written is the most recent one, so it is the last to go.
+    while (this.retained > this.maxEvents && this.timelines.size > 1) this.forgetOldest();
+  }
+
+  private forgetOldest(): void {
+    const oldest = this.timelines.entries().next().value;
+    if (oldest === undefined) return;
+    this.timelines.delete(oldest[0]);
+    this.retained -= oldest[1].length;
   }
 
   private safeResolve(mac: string): string | undefined {
