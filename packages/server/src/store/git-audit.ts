@@ -108,6 +108,10 @@ class TreeNode {
     if (this.live && this.live.length < 4096) {
       this.packed = this.live.toString('latin1');
       this.live = undefined;
+      // Exact-size copies: arrays grown by push keep room for 17 entries; 10 000 one-file machine
+      // trees would carry 3 MB of that.
+      this.names = this.names.slice();
+      this.offsets = this.offsets.slice();
     }
   }
 
