@@ -128,6 +128,7 @@ function connectedMac(machine: Readonly<MachineRecord>): string {
 
 export function nodeNetwork(config: Pick<CocoonConfig, 'network'>, machine: Readonly<MachineRecord>): NodeNetwork {
   const net = config.network;
+  let mac: string | undefined;
   return {
     ip: machine.InternalAddr,
     prefix: net.subnet_size,
@@ -135,7 +136,11 @@ export function nodeNetwork(config: Pick<CocoonConfig, 'network'>, machine: Read
     gateway: net.subnet_gateway ?? '',
     dns: [...net.dns],
     ntp: [...net.ntp],
-    mac: connectedMac(machine),
+    // Found in the hardware facts, which the store parses only when they are read: worked out
+    // when a template asks for it (configs do, iPXE scripts do not), once per render.
+    get mac(): string {
+      return (mac ??= connectedMac(machine));
+    },
     nic: machine.ConnectedNIC,
   };
 }

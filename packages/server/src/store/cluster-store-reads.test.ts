@@ -8,12 +8,12 @@ import { openClusterStore, type ClusterStore } from './cluster-store.js';
 import { editableRecord, emptyRecord, serializeRecord } from './record.js';
 import type { MachineFilter, MachineRecord } from './types.js';
 
-function open(dir: string, opts: { git?: boolean; parsedCacheSize?: number } = {}): Promise<ClusterStore> {
+function open(dir: string, opts: { git?: boolean; hardwareCacheSize?: number } = {}): Promise<ClusterStore> {
   return openClusterStore({
     dir,
     git: { enabled: opts.git ?? false, authorName: 'Cocoon Test', authorEmail: 'cocoon@test.invalid' },
     indexFlushMs: 20,
-    ...(opts.parsedCacheSize !== undefined && { parsedCacheSize: opts.parsedCacheSize }),
+    ...(opts.hardwareCacheSize !== undefined && { hardwareCacheSize: opts.hardwareCacheSize }),
   });
 }
 
@@ -46,7 +46,7 @@ test('the parsed-record cache never serves a stale record after mutate, eviction
     for (const s of opened) await s.close();
     cleanup();
   });
-  const store = await open(dir, { parsedCacheSize: 2 });
+  const store = await open(dir, { hardwareCacheSize: 2 });
   opened.push(store);
   for (let i = 1; i <= 4; i++) await put(store, machine(`m${i}`, `10.0.2.${i}`, i));
 
@@ -269,4 +269,39 @@ test('open reads the directory in batches: every record is indexed, an uncommitt
     { state: 'installing', profile: 'worker', count: n - 1 },
     { state: 'running', profile: 'worker', count: 1 },
   ]);
+});
+
+test('hardware facts are read on demand, cached in a bounded LRU, and each record keeps its own version', async (t) => {
+  const { dir, cleanup } = tempDir();
+  const opened: ClusterStore[] = [];
+  t.after(async () => {
+    for (const s of opened) await s.close();
+    cleanup();
+  });
+  const facts = (n: number): Record<string, unknown> => ({ nics: [{ name: 'eno1', mac: `52:54:00:aa:00:0${n}` }], memoryBytes: n * 1024 });
+  let store = await open(dir, { hardwareCacheSize: 2 });
+  opened.push(store);
+  for (let i = 1; i <= 4; i++) await put(store, machine(`h${i}`, `10.0.4.${i}`, i, { Hardware: facts(i) }));
+
+  // A restarted store reads the files: every fact comes back through the stored text.
+  await store.close();
+  store = await open(dir, { hardwareCacheSize: 2 });
+  opened.push(store);
+  for (let round = 0; round < 2; round++) {
+    for (let i = 1; i <= 4; i++) assert.deepEqual(store.get(`h${i}`)?.Hardware, facts(i));
+  }
+  const h1 = store.get('h1');
+  assert.ok(h1 && Object.isFrozen(h1.Hardware) && Object.isFrozen((h1.Hardware as { nics: object[] }).nics[0]));
+  assert.equal(h1.Hardware, store.get('h1')?.Hardware, 'a cached read hands out the same frozen object');
+  assert.equal(JSON.stringify(h1), JSON.stringify(JSON.parse(readFileSync(path.join(dir, 'h1', 'conf.json'), 'utf8'))), 'same text as the file');
+
+  // A record handed out before a change keeps its own facts; the new record has the new ones.
+  const before = store.get('h2');
+  await change(store, 'h2', { Hardware: facts(9) });
+  assert.deepEqual(before?.Hardware, facts(2));
+  assert.deepEqual(store.get('h2')?.Hardware, facts(9));
+  // The change kept everything else, and a change that leaves the facts alone keeps them.
+  await change(store, 'h2', { Hostname: 'renamed' });
+  assert.deepEqual(store.get('h2')?.Hardware, facts(9));
+  assert.equal(store.get('h2')?.Hostname, 'renamed');
 });

@@ -4,7 +4,7 @@ import { atomicWriteFile, fsyncDir, isTempFileName } from '../util/atomic-write.
 import { CocoonError } from '../util/errors.js';
 import { GitAudit } from './git-audit.js';
 import { KeyedMutex, Mutex } from './locks.js';
-import { MachineIndex, PARSED_CACHE_SIZE } from './machine-index.js';
+import { MachineIndex, HARDWARE_CACHE_SIZE } from './machine-index.js';
 import {
   assertStorableSerial,
   CLUSTER_FILE,
@@ -30,8 +30,8 @@ export interface ClusterStoreOptions {
   logger?: StoreLogger;
   /** Delay before git's index file is rewritten after commits (default 300 ms). */
   indexFlushMs?: number;
-  /** Parsed records kept for the per-machine reads (default PARSED_CACHE_SIZE). */
-  parsedCacheSize?: number;
+  /** Records whose hardware facts are kept parsed (default HARDWARE_CACHE_SIZE). */
+  hardwareCacheSize?: number;
 }
 
 const silent: StoreLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -81,14 +81,14 @@ export class ClusterStore implements MachineStore {
     readonly dir: string,
     private readonly audit: GitAudit | undefined,
     private readonly logger: StoreLogger,
-    parsedCacheSize: number,
+    hardwareCacheSize: number,
   ) {
     this.machines = new MachineIndex(
       {
         sharedMac: (mac, serials) => logger.warn('two machines share a MAC address', { mac, serials }),
         sharedIp: (ip, serials) => logger.warn('two machines share an address', { ip, serials }),
       },
-      parsedCacheSize,
+      hardwareCacheSize,
     );
   }
 
@@ -99,7 +99,7 @@ export class ClusterStore implements MachineStore {
     const audit = opts.git.enabled
       ? await GitAudit.open({ dir, author: { name: opts.git.authorName, email: opts.git.authorEmail }, indexFlushMs: opts.indexFlushMs, logger })
       : undefined;
-    const store = new ClusterStore(dir, audit, logger, opts.parsedCacheSize ?? PARSED_CACHE_SIZE);
+    const store = new ClusterStore(dir, audit, logger, opts.hardwareCacheSize ?? HARDWARE_CACHE_SIZE);
     await store.load(opts.git.enabled);
     return store;
   }
@@ -302,7 +302,7 @@ export class ClusterStore implements MachineStore {
       const text = serializeRecord(record);
       // A parsed copy: the mutator's objects stay the caller's, and the record handed out is
       // exactly what the file holds.
-      const stored = deepFreeze(JSON.parse(compact) as MachineRecord);
+      const parsed = JSON.parse(compact) as MachineRecord;
       const machineDir = path.join(this.dir, key);
       if (!current) {
         await mkdir(machineDir, { recursive: true });
@@ -311,7 +311,7 @@ export class ClusterStore implements MachineStore {
       await atomicWriteFile(path.join(machineDir, CONF_FILE), text);
       // The file is the truth from here on: memory follows it even if the commit below fails
       // (the next start commits it as recovered).
-      this.machines.set(key, stored, { cached: true, json: compact });
+      const stored = this.machines.set(key, parsed, { cached: true, json: compact });
       if (this.audit) await this.audit.commit([{ path: confPath(key), content: text }], commitMessage(key, audit));
       this.emit(key, stored);
       return stored;

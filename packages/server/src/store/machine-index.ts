@@ -4,34 +4,57 @@ import { lowerBound } from '../util/lower-bound.js';
 import { normalizeMac } from '../util/mac.js';
 import { deepFreeze } from './record.js';
 import { RecordCodec } from './record-codec.js';
+import { leanRecord, type HardwareSource } from './lean-record.js';
 import type { MachineCount, MachineFilter, MachinePage, MachineRecord } from './types.js';
 
 /**
- * One machine as memory keeps it: the record's compact JSON text, deflated (a few hundred bytes
- * for the 2 KB a record with the agent's hardware facts takes; see RecordCodec) and the few fields
- * the indexes, filters and the order need. Entries are never changed, only replaced, so a reader
- * holding one (an iteration snapshot, the parsed cache) sees one consistent version.
+ * One machine as memory keeps it: the record parsed and frozen except for its hardware facts
+ * (leanRecord), the record's compact JSON text deflated (a few hundred bytes for the 2 KB a record
+ * with the agent's facts takes; see RecordCodec) for the facts and for list pages, and what the
+ * order and the indexes need. Entries are never changed, only replaced, so a reader holding one
+ * (an iteration snapshot, a record handed out) sees one consistent version.
  */
-interface Entry {
-  readonly serial: string;
-  /** `JSON.stringify` of the stored record, deflated (RecordCodec). */
-  readonly packed: string;
-  readonly ip: string;
+class Entry implements HardwareSource {
+  readonly record: Readonly<MachineRecord>;
   /** InternalAddr as a number; records without an IPv4 address sort last. */
   readonly ipKey: number;
-  readonly state: MachineState;
-  readonly profile: string;
-  /** Normalized MACs, as keys of the MAC index. */
-  readonly macs: readonly string[];
+
+  constructor(
+    private readonly owner: MachineIndex,
+    readonly serial: string,
+    record: Readonly<MachineRecord>,
+    /** `JSON.stringify` of the stored record, deflated (RecordCodec). */
+    readonly packed: string,
+    /** Normalized MACs, as keys of the MAC index. */
+    readonly macs: readonly string[],
+  ) {
+    this.record = leanRecord(record, this);
+    this.ipKey = isIPv4(this.ip) ? ipToInt(this.ip) : Number.MAX_SAFE_INTEGER;
+  }
+
+  get ip(): string {
+    return this.record.InternalAddr;
+  }
+
+  get state(): MachineState {
+    return this.record.State;
+  }
+
+  get profile(): string {
+    return this.record.Profile;
+  }
+
+  hardware(): Readonly<Record<string, unknown>> | undefined {
+    return this.owner.hardwareOf(this);
+  }
 }
 
 function compareEntries(a: Entry, b: Entry): number {
   return a.ipKey - b.ipKey || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
 }
 
-
-/** How many parsed records are kept: a boot storm's machines many times over, a sliver of a fleet. */
-export const PARSED_CACHE_SIZE = 512;
+/** Hardware facts kept parsed: the machines of a boot storm being enrolled and configured. */
+export const HARDWARE_CACHE_SIZE = 128;
 
 export interface IndexWarnings {
   sharedMac(mac: string, serials: string[]): void;
@@ -42,7 +65,7 @@ export interface IndexWarnings {
  * The store's in-memory side: records by serial (case-insensitively for mayu's upper-case
  * directories), MAC and address; the stable order (InternalAddr numerically, then serial) kept
  * sorted by binary-search insert and remove; machine counts per state and profile; and a bounded
- * LRU cache of parsed, frozen records for the hot per-machine reads.
+ * LRU cache of parsed hardware facts.
  */
 export class MachineIndex {
   private readonly entries = new Map<string, Entry>();
@@ -51,13 +74,13 @@ export class MachineIndex {
   private readonly ipIndex = new Map<string, string>();
   private readonly sorted: Entry[] = [];
   private readonly tally = new Map<string, MachineCount>();
-  /** serial → parsed record of that exact entry (a replaced entry never matches: no stale reads). */
-  private readonly parsed = new Map<string, { entry: Entry; record: Readonly<MachineRecord> }>();
+  /** Parsed hardware facts by the entry they belong to (a replaced entry is dropped: no stale reads). */
+  private readonly hardwareCache = new Map<Entry, Readonly<Record<string, unknown>> | undefined>();
   private readonly codec = new RecordCodec();
 
   constructor(
     private readonly warn: IndexWarnings,
-    private readonly cacheSize = PARSED_CACHE_SIZE,
+    private readonly cacheSize = HARDWARE_CACHE_SIZE,
   ) {}
 
   get size(): number {
@@ -74,26 +97,22 @@ export class MachineIndex {
   }
 
   /**
-   * Stores `record` under `serial`, replacing what was there. `cached`: the caller hands out this
-   * frozen record itself (a mutation's result), so the cache starts with it. `json`: the record's
-   * `JSON.stringify`, when the caller has it already.
+   * Stores `record` under `serial`, replacing what was there, and returns the record every read
+   * hands out from now on. `cached`: the caller is about to use the hardware facts (a mutation's
+   * result), so the cache starts with them. `json`: the record's `JSON.stringify`, when the caller
+   * has it already.
    */
-  set(serial: string, record: Readonly<MachineRecord>, opts: { cached?: boolean; json?: string } = {}): void {
+  set(key: string, record: Readonly<MachineRecord>, opts: { cached?: boolean; json?: string } = {}): Readonly<MachineRecord> {
+    // The record's own string as the key when they are equal: one copy of each serial in memory.
+    const serial = record.Serial === key ? record.Serial : key;
     const macs: string[] = [];
     for (const m of record.MacAddresses) {
       const mac = normalizeMac(m);
-      if (mac && !macs.includes(mac)) macs.push(mac);
+      // The record's own string when it is already normal: one copy of each MAC in memory.
+      if (mac && !macs.includes(mac)) macs.push(mac === m ? m : mac);
     }
-    const entry: Entry = {
-      serial,
-      packed: this.codec.encode(opts.json ?? JSON.stringify(record)),
-      ip: record.InternalAddr,
-      ipKey: isIPv4(record.InternalAddr) ? ipToInt(record.InternalAddr) : Number.MAX_SAFE_INTEGER,
-      state: record.State,
-      profile: record.Profile,
-      // An exact-size copy: an array grown by push keeps room for 17, which at 10 000 machines is a megabyte.
-      macs: macs.slice(),
-    };
+    // An exact-size copy: an array grown by push keeps room for 17, which at 10 000 machines is a megabyte.
+    const entry = new Entry(this, serial, record, this.codec.encode(opts.json ?? JSON.stringify(record)), macs.slice());
     this.delete(serial);
     this.entries.set(serial, entry);
     this.lowerSerial.set(serial.toLowerCase(), serial);
@@ -109,14 +128,15 @@ export class MachineIndex {
     }
     this.sorted.splice(this.lowerBound(entry), 0, entry);
     this.count(entry, 1);
-    if (opts.cached) this.remember(entry, record);
+    if (opts.cached && record.Hardware !== undefined) this.remember(entry, deepFreeze(record.Hardware));
+    return entry.record;
   }
 
   delete(serial: string): boolean {
     const old = this.entries.get(serial);
     if (!old) return false;
     this.entries.delete(serial);
-    this.parsed.delete(serial);
+    this.hardwareCache.delete(old);
     if (this.lowerSerial.get(serial.toLowerCase()) === serial) this.lowerSerial.delete(serial.toLowerCase());
     for (const mac of old.macs) if (this.macIndex.get(mac) === serial) this.macIndex.delete(mac);
     if (old.ip && this.ipIndex.get(old.ip) === serial) this.ipIndex.delete(old.ip);
@@ -127,18 +147,23 @@ export class MachineIndex {
   }
 
   get(serial: string): Readonly<MachineRecord> | undefined {
-    const entry = this.entries.get(serial);
-    if (!entry) return undefined;
-    const hit = this.parsed.get(serial);
-    if (hit && hit.entry === entry) {
+    return this.entries.get(serial)?.record;
+  }
+
+  /** The hardware facts of `entry`'s record, parsed from its stored text on a cache miss. */
+  hardwareOf(entry: Entry): Readonly<Record<string, unknown>> | undefined {
+    if (this.hardwareCache.has(entry)) {
+      const hit = this.hardwareCache.get(entry);
       // Most recently used goes last; the first in the map is the one to evict.
-      this.parsed.delete(serial);
-      this.parsed.set(serial, hit);
-      return hit.record;
+      this.hardwareCache.delete(entry);
+      this.hardwareCache.set(entry, hit);
+      return hit;
     }
-    const record = this.parse(entry);
-    this.remember(entry, record);
-    return record;
+    const full = JSON.parse(this.text(entry)) as MachineRecord;
+    const hardware = deepFreeze(full.Hardware);
+    // A record replaced or removed since it was handed out still answers, but is not cached.
+    if (this.entries.get(entry.serial) === entry) this.remember(entry, hardware);
+    return hardware;
   }
 
   serialByMac(mac: string): string | undefined {
@@ -185,19 +210,11 @@ export class MachineIndex {
       .sort((a, b) => order(a.state) - order(b.state) || (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
   }
 
-  /**
-   * Every record once, in the stable order as of the call (the snapshot is taken now, not at the
-   * first step); parsed one at a time and not cached, so a full pass does not flush the cache.
-   */
+  /** Every record once, in the stable order as of the call (the snapshot is taken now, not at the first step). */
   records(): IterableIterator<Readonly<MachineRecord>> {
     const snapshot = this.sorted.slice();
-    const parsed = this.parsed;
-    const parse = (e: Entry): Readonly<MachineRecord> => this.parse(e);
     return (function* () {
-      for (const e of snapshot) {
-        const hit = parsed.get(e.serial);
-        yield hit && hit.entry === e ? hit.record : parse(e);
-      }
+      for (const e of snapshot) yield e.record;
     })();
   }
 
@@ -214,16 +231,12 @@ export class MachineIndex {
     return this.codec.decode(e.packed);
   }
 
-  private parse(e: Entry): Readonly<MachineRecord> {
-    return deepFreeze(JSON.parse(this.text(e)) as MachineRecord);
-  }
-
-  private remember(entry: Entry, record: Readonly<MachineRecord>): void {
-    this.parsed.delete(entry.serial);
-    this.parsed.set(entry.serial, { entry, record });
-    while (this.parsed.size > this.cacheSize) {
-      const oldest = this.parsed.keys().next().value as string;
-      this.parsed.delete(oldest);
+  private remember(entry: Entry, hardware: Readonly<Record<string, unknown>> | undefined): void {
+    this.hardwareCache.delete(entry);
+    this.hardwareCache.set(entry, hardware);
+    while (this.hardwareCache.size > this.cacheSize) {
+      const oldest = this.hardwareCache.keys().next().value as Entry;
+      this.hardwareCache.delete(oldest);
     }
   }
 
