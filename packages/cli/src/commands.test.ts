@@ -40,7 +40,10 @@ function ok(r: CtlResult): CtlResult {
 
 before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'cocoonctl-server-'));
-  server = await startTestServer();
+  // A rescue image, so `rescue` can be requested (the server refuses it without one).
+  server = await startTestServer((doc) => {
+    doc['rescue'] = { kernel: 'rescue/vmlinuz', initrds: ['rescue/initrd.gz'] };
+  });
   api = ['--endpoint', server.apiUrl];
   admin = [...api, '--token', ADMIN_TOKEN];
   // Enrolled out of address order, so sorting is visible: srv-c gets the first address.

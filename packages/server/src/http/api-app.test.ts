@@ -223,9 +223,12 @@ test('declare, rescue, decommission (reason required), wrong methods', async () 
   assert.equal(r.status, 409);
   r = await admin('POST', '/api/v1/machines', { mac: 'nope' });
   assert.equal(r.status, 400);
+  // No rescue image in this server's config: the request could never be served (ramboot.test has one).
   r = await admin('POST', '/api/v1/machines/declared-1/rescue', { reason: 'fsck' });
-  assert.equal(r.status, 200);
-  assert.equal(r.json<MachineRecord>().RescuePending, true);
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json<Problem>().field, 'rescue');
+  assert.match(r.json<Problem>().detail ?? '', /no rescue image is configured/);
+  assert.equal(s.store.get('declared-1')?.RescuePending, undefined);
   r = await admin('DELETE', '/api/v1/machines/declared-1');
   assert.equal(r.status, 400);
   assert.equal(r.json<Problem>().field, 'reason');

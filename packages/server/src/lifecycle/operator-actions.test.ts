@@ -12,6 +12,9 @@ const kindIs = (kind: string, field?: string) => (err: unknown) => {
   return true;
 };
 
+/** A rescue image: requesting rescue is refused without one. */
+const RESCUE = { kernel: 'rescue/vmlinuz', initrds: ['rescue/initrd.gz'] };
+
 test('install lifecycle: installed, boot-complete with versions, failure with its reason, checked transitions', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
@@ -131,7 +134,7 @@ test('declared machines: by config (MAC) and by API, placeholder handed over at 
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
   const store = await openTestStore(dir);
-  const config = testConfig({ profiles: [{ name: 'cp', quantity: 3 }, { name: 'storage' }], machines: [{ mac: '52:54:00:00:00:05', hostname: 'storage-1', ip: '10.0.1.10', profile: 'storage' }] });
+  const config = testConfig({ profiles: [{ name: 'cp', quantity: 3 }, { name: 'storage' }], machines: [{ mac: '52:54:00:00:00:05', hostname: 'storage-1', ip: '10.0.1.10', profile: 'storage' }], rescue: RESCUE });
   const p = new Provisioner(store, config);
   // the declared address is held for its machine
   const first = await p.enroll(report(1));
@@ -213,7 +216,12 @@ test('rescue is one-shot and recorded both ways; failsafe recorded once per dist
   t.after(cleanup);
   const store = await openTestStore(dir);
   const events: LifecycleEvent[] = [];
-  const p = new Provisioner(store, testConfig(), (e) => events.push(e));
+  const refusing = new Provisioner(store, testConfig());
+  const first = await refusing.enroll(report(2));
+  await assert.rejects(refusing.requestRescue(first.Serial, { operator: 'alice', reason: 'memtest' }), kindIs('conflict', 'rescue'));
+  assert.equal(store.get(first.Serial)?.RescuePending, undefined, 'nothing recorded');
+  refusing.close();
+  const p = new Provisioner(store, testConfig({ rescue: RESCUE }), (e) => events.push(e));
   const m = await p.enroll(report(1));
   await p.requestRescue(m.Serial, { operator: 'alice', reason: 'memtest' });
   assert.equal((await p.requestRescue(m.Serial, { operator: 'alice', reason: 'again' })).RescuePending, true, 'a second request changes nothing');

@@ -674,6 +674,11 @@ export class Provisioner {
   /** One-shot rescue boot: the boot server serves the rescue image once, then calls rescueServed. */
   async requestRescue(serial: string, audit: OperatorAudit): Promise<Readonly<MachineRecord>> {
     const key = this.require(serial).Serial;
+    // Without an image the request could never be served: the machine would boot normally and
+    // keep the flag, so it is refused instead of accepted and silently ignored.
+    if (!this.config.rescue) {
+      throw new CocoonError('conflict', 'rescue: no rescue image is configured; set rescue.kernel (and initrds, args) in the config file and reload', 'rescue');
+    }
     const r = await this.store.mutate(
       key,
       (cur) => {

@@ -22,7 +22,7 @@ export function gitCli(dir: string, args: string[]): string {
   });
 }
 
-export function testConfig(opts: { ipRange?: [string, string]; profiles?: unknown[]; machines?: unknown[]; network?: Record<string, unknown> } = {}): CocoonConfig {
+export function testConfig(opts: { ipRange?: [string, string]; profiles?: unknown[]; machines?: unknown[]; network?: Record<string, unknown>; rescue?: unknown } = {}): CocoonConfig {
   const [start, end] = opts.ipRange ?? ['10.0.1.10', '10.0.1.250'];
   return parseConfig(
     {
@@ -37,6 +37,7 @@ export function testConfig(opts: { ipRange?: [string, string]; profiles?: unknow
       machines: opts.machines ?? [],
       default_os: { name: 'flatcar', version: '1.0.0' },
       auth: { mode: 'none' },
+      ...(opts.rescue !== undefined && { rescue: opts.rescue }),
     },
     '/tmp/cocoon-test/config.yaml',
   );
