@@ -64,8 +64,8 @@ test('errors name the path, the value and what is allowed', () => {
 
 test('event timeline caps default to 64 events and 20 000 timelines and are checked', () => {
   const cfg = parseConfig(minimal());
-  assert.deepEqual(cfg.events, { timeline_size: 64, max_timelines: 20_000, max_events: 100_000 });
-  assert.deepEqual(parseConfig({ ...minimal(), events: { timeline_size: 8, max_timelines: 500 } }).events, { timeline_size: 8, max_timelines: 500, max_events: 100_000 });
+  assert.deepEqual(cfg.events, { timeline_size: 64, max_timelines: 20_000, max_events: 50_000 });
+  assert.deepEqual(parseConfig({ ...minimal(), events: { timeline_size: 8, max_timelines: 500 } }).events, { timeline_size: 8, max_timelines: 500, max_events: 50_000 });
   const problems = problemsOf({ ...minimal(), events: { timeline_size: 0, max_timelines: 2.5, size: 3 } });
   assert.ok(problems.includes('events.timeline_size: must be >= 1 (got 0)'), problems.join('\n'));
   assert.ok(problems.includes('events.max_timelines: must be integer (got 2.5)'), problems.join('\n'));

@@ -215,6 +215,9 @@ test('events are counted on the given registry and logged as JSON', async () => 
   const metrics = await registry.getSingleMetricAsString('cocoon_events_total');
   assert.match(metrics, /cocoon_events_total\{source="dnsmasq",type="dhcp-ack"\} 2/);
   assert.match(metrics, /type="dnsmasq-error"\} 1/);
+  // Two events in the MAC's timeline; the error names no machine and lands in none.
+  assert.match(await registry.getSingleMetricAsString('cocoon_timelines'), /^cocoon_timelines 1$/m);
+  assert.match(await registry.getSingleMetricAsString('cocoon_timeline_events'), /^cocoon_timeline_events 2$/m);
   const parsed = lines.map((l) => JSON.parse(l) as { level: string; message: string; event: CocoonEvent });
   assert.equal(parsed.length, 3);
   assert.equal(parsed[0]?.event.ip, '10.0.0.5');

@@ -1,5 +1,6 @@
 import type { Logger } from 'winston';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { Interner } from '../util/intern.js';
 import { normalizeMac } from '../util/mac.js';
 import { RingBuffer } from './ring-buffer.js';
 import type { CocoonEvent, EventFilter, EventInput, MachineResolver } from './types.js';
@@ -7,7 +8,10 @@ import type { CocoonEvent, EventFilter, EventInput, MachineResolver } from './ty
 export interface EventBusOptions {
   /** Every published event is logged here as JSON (`event` field). */
   logger?: Logger;
-  /** `cocoon_events_total{source,type}` is registered here (a private registry otherwise). */
+  /**
+   * `cocoon_events_total{source,type}`, `cocoon_timelines` and `cocoon_timeline_events` are
+   * registered here (a private registry otherwise).
+   */
   registry?: Registry;
   /** Events kept per machine timeline (config `events.timeline_size`). */
   timelineSize?: number;
@@ -61,6 +65,12 @@ export class EventBus {
   private readonly maxEvents: number;
   /** Events held by all timelines together. */
   private retained = 0;
+  /**
+   * Timelines hold up to max_events events: their repeated strings are kept once (messages such
+   * as "iPXE script (running)" repeat across a fleet; events in the same millisecond share a time).
+   */
+  private readonly messages = new Interner(4096);
+  private lastTime = '';
   private readonly counter: Counter<'source' | 'type'>;
   private resolver: MachineResolver | undefined;
   private readonly logger: Logger | undefined;
@@ -69,14 +79,33 @@ export class EventBus {
     this.logger = opts.logger;
     this.timelineSize = positiveInteger('timelineSize', opts.timelineSize ?? 64);
     this.maxTimelines = positiveInteger('maxTimelines', opts.maxTimelines ?? 20_000);
-    this.maxEvents = positiveInteger('maxEvents', opts.maxEvents ?? 100_000);
+    this.maxEvents = positiveInteger('maxEvents', opts.maxEvents ?? 50_000);
     this.recentEvents = new RingBuffer(opts.recentSize ?? 1000);
     this.resolver = opts.resolver;
+    const registers = [opts.registry ?? new Registry()];
     this.counter = new Counter({
       name: 'cocoon_events_total',
       help: 'Events published on the event bus, by source and type',
       labelNames: ['source', 'type'],
-      registers: [opts.registry ?? new Registry()],
+      registers,
+    });
+    const timelines = this.timelines;
+    const retained = (): number => this.retained;
+    new Gauge({
+      name: 'cocoon_timelines',
+      help: 'Machine timelines held in memory (events.max_timelines caps them)',
+      registers,
+      collect() {
+        this.set(timelines.size);
+      },
+    });
+    new Gauge({
+      name: 'cocoon_timeline_events',
+      help: 'Events held by all timelines together (events.max_events caps them)',
+      registers,
+      collect() {
+        this.set(retained());
+      },
     });
   }
 
@@ -92,15 +121,18 @@ export class EventBus {
     const mac = input.mac === undefined ? undefined : (normalizeMac(input.mac) ?? input.mac);
     let serial = input.serial;
     if (serial === undefined && mac !== undefined) serial = this.safeResolve(mac);
+    let time = input.time ?? new Date().toISOString();
+    if (time === this.lastTime) time = this.lastTime;
+    else this.lastTime = time;
     const event: CocoonEvent = {
       id: this.nextId++,
-      time: input.time ?? new Date().toISOString(),
+      time,
       source: input.source,
       type: input.type,
       ...(mac !== undefined && { mac }),
       ...(serial !== undefined && { serial }),
       ...(input.ip !== undefined && { ip: input.ip }),
-      message: input.message,
+      message: this.messages.intern(input.message),
       ...(input.data !== undefined && { data: input.data }),
     };
     Object.freeze(event);

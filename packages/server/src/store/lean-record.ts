@@ -1,3 +1,4 @@
+import { Interner } from '../util/intern.js';
 import { deepFreeze } from './record.js';
 import type { MachineRecord } from './types.js';
 
@@ -18,15 +19,7 @@ function readHardware(this: { [SOURCE]: HardwareSource }): Readonly<Record<strin
  * time) are kept once. Bounded, so a fleet of unusual values cannot grow it without end.
  */
 const INTERNED_FIELDS: ReadonlySet<string> = new Set(['State', 'Profile', 'IdentitySource', 'ConnectedNIC', 'OSName', 'OSVersion', 'CoreOSVersion', 'LastBoot']);
-const MAX_INTERNED = 4096;
-const interned = new Map<string, string>();
-
-function intern(value: string): string {
-  const known = interned.get(value);
-  if (known !== undefined) return known;
-  if (interned.size < MAX_INTERNED) interned.set(value, value);
-  return value;
-}
+const interned = new Interner(4096);
 
 /**
  * The record every machine keeps parsed in memory: all of its fields, frozen, except that
@@ -58,7 +51,7 @@ export function leanRecord(record: Readonly<MachineRecord>, source: HardwareSour
 function field(record: Readonly<MachineRecord>, key: string): unknown {
   const v = record[key];
   if (typeof v === 'string') {
-    if (INTERNED_FIELDS.has(key)) return intern(v);
+    if (INTERNED_FIELDS.has(key)) return interned.intern(v);
     if (key === 'Hostname' && v === record.Serial) return record.Serial;
     return v;
   }

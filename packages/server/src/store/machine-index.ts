@@ -108,8 +108,8 @@ export class MachineIndex {
     const macs: string[] = [];
     for (const m of record.MacAddresses) {
       const mac = normalizeMac(m);
-      // The record's own string when it is already normal: one copy of each MAC in memory.
-      if (mac && !macs.includes(mac)) macs.push(mac === m ? m : mac);
+      // normalizeMac returns the record's own string when it is normal: one copy of each MAC.
+      if (mac && !macs.includes(mac)) macs.push(mac);
     }
     // An exact-size copy: an array grown by push keeps room for 17, which at 10 000 machines is a megabyte.
     const entry = new Entry(this, serial, record, this.codec.encode(opts.json ?? JSON.stringify(record)), macs.slice());
