@@ -10,78 +10,15 @@
 // and the reboot do), GET /api/v1/machines (one fixed-size page, limit=50, so the figure compares
 // the same work at every size).
 // The cluster dir is seeded by writing conf.json files directly; the server adopts them at start.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { client, ms, percentile, startServer, writeConfig } from './lib.mjs';
+import { client, ms, percentile, seedFleet, startServer, writeConfig } from './lib.mjs';
 
-const { emptyRecord, serializeRecord } = await import('../packages/server/dist/store/record.js');
-const { intToIp, ipToInt } = await import('../packages/server/dist/util/ipv4.js');
 
 const SECONDS = Number(process.argv[2] ?? 3);
 const C = Number(process.argv[3] ?? 10);
 const SIZES = (process.argv[4] ?? '0,1,1000,10000').split(',').map(Number);
-
-/**
- * What the first-stage agent reports for a typical 1U server (packages/first-stage/src/facts.ts,
- * stored by the enrollment as Hardware): 4 NICs, 4 disks, CPU, memory, DMI strings, kernel, each
- * with per-machine serials, MACs and WWNs, so the store holds records of the size a fleet has.
- */
-function hardwareOf(i, bootMac) {
-  const hex = (i + 1).toString(16).padStart(6, '0');
-  const mac = (port) => `${bootMac.slice(0, -2)}${String(port + 2).padStart(2, '0')}`;
-  const nics = [0, 1, 2, 3].map((port) => ({
-    name: port < 2 ? `eno${port + 1}` : `ens2f${port - 2}`,
-    mac: port === 0 ? bootMac : mac(port),
-    driver: port < 2 ? 'ixgbe' : 'mlx5_core',
-    pciAddress: port < 2 ? `0000:18:00.${port}` : `0000:3b:00.${port - 2}`,
-    link: port === 1 ? 'down' : 'up',
-    speedMbps: port === 1 ? null : port < 2 ? 10000 : 25000,
-  }));
-  const disks = [0, 1, 2, 3].map((d) =>
-    d < 2
-      ? { name: `nvme${d}n1`, sizeBytes: 960197124096, rotational: false, removable: false, model: 'SAMSUNG MZQL2960HCJR-00A07', serial: `S64FNE0R${hex}${d}`.toUpperCase(), wwn: `eui.36344630528${hex}${d}0025384500000001` }
-      : { name: `sd${String.fromCharCode(95 + d)}`, sizeBytes: 3840755982336, rotational: true, removable: false, model: 'ST4000NM000A-2HZ100', serial: `WJG0${hex}${d}`.toUpperCase(), wwn: `0x5000c500${hex}${d}a1b` },
-  );
-  return {
-    firmware: 'uefi',
-    vendor: 'Dell Inc.',
-    productName: 'PowerEdge R650',
-    board: '0Y2K8V',
-    biosVersion: '1.13.2',
-    nics,
-    cpu: { model: 'Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz', sockets: 2, cores: 64, threads: 128 },
-    memoryBytes: 549755813888,
-    disks,
-    kernel: '6.6.21-flatcar',
-  };
-}
-
-function seed(clusterDir, n) {
-  mkdirSync(clusterDir, { recursive: true });
-  const base = ipToInt('10.100.0.10');
-  const serials = [];
-  for (let i = 0; i < n; i++) {
-    const serial = `seed-${String(i).padStart(6, '0')}`;
-    const hex = (i + 1).toString(16).padStart(6, '0');
-    const rec = emptyRecord(serial);
-    rec.MacAddresses = [`52:54:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:02`];
-    rec.InternalAddr = intToIp(base + i);
-    rec.Hostname = serial;
-    rec.MachineID = hex.padStart(32, '0');
-    rec.Profile = 'default';
-    rec.State = 'running';
-    rec.Hardware = hardwareOf(i, rec.MacAddresses[0]);
-    rec.MacAddresses = rec.Hardware.nics.map((nic) => nic.mac);
-    rec.SMBIOSUUID = `4c4c4544-0042-3510-80${hex.slice(0, 2)}-${hex.padStart(12, 'b')}`;
-    rec.ConnectedNIC = 'eno1';
-    rec.IdentitySource = 'product';
-    mkdirSync(path.join(clusterDir, serial));
-    writeFileSync(path.join(clusterDir, serial, 'conf.json'), serializeRecord(rec));
-    serials.push(serial);
-  }
-  return serials;
-}
 
 async function measure(request, port, pathFor, cpuSeconds) {
   const lat = [];
@@ -118,7 +55,7 @@ const results = [];
 for (const size of SIZES) {
   const dir = mkdtempSync(path.join(tmpdir(), 'cocoon-rate-'));
   const t0 = performance.now();
-  const serials = seed(path.join(dir, 'cluster'), size);
+  const serials = seedFleet(path.join(dir, 'cluster'), size);
   const seedSecs = (performance.now() - t0) / 1000;
   // The first start adopts the seeded files in one git commit; measure a restarted server, as a
   // fleet's server runs (the adoption's transient memory is not what the fleet costs).
