@@ -2,7 +2,7 @@
 // Request rate of the hot read paths at several fleet sizes, against a real server (child
 // process, loopback, git audit on), the server's CPU time per request, and its RSS at each size.
 //   node bench/request-rate.mjs [seconds-per-endpoint=3] [concurrency=10] [sizes=0,1,1000,10000]
-//   ENDPOINTS=machine,list measures only those (keys: ipxe, machine, storm, list, one); with
+//   ENDPOINTS=machine,list measures only those (keys: ipxe, machine, storm, list, one, state); with
 //   SERVER_NODE_FLAGS='... --cpu-prof' that gives a profile of one path.
 // Endpoints: GET /ipxe, GET /ipxe/machine (a known machine, round robin over the whole fleet: every
 // request a different machine, the worst case for the store's parsed-record cache), the same in a
@@ -50,6 +50,7 @@ const LABELS = [
   ['storm', '/ipxe/machine, storm'],
   ['list', '/api/v1/machines?limit=50'],
   ['one', '/api/v1/machines?limit=1'],
+  ['state', '/api/v1/machines?state=running&limit=50'],
 ];
 const results = [];
 for (const size of SIZES) {
@@ -81,6 +82,7 @@ for (const size of SIZES) {
     ['storm', server.bootPort, (i) => `/ipxe/machine?serial=${pick(stormIndex(i))}&uuid=&mac=${macOf(stormIndex(i))}&arch=x86_64`],
     ['list', server.apiPort, () => '/api/v1/machines?limit=50'],
     ['one', server.apiPort, () => '/api/v1/machines?limit=1'],
+    ['state', server.apiPort, () => '/api/v1/machines?state=running&limit=50'],
   ];
   const only = process.env.ENDPOINTS?.split(',');
   if (only) endpoints.splice(0, endpoints.length, ...endpoints.filter(([key]) => only.includes(key)));

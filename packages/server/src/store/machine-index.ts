@@ -53,6 +53,21 @@ function compareEntries(a: Entry, b: Entry): number {
   return a.ipKey - b.ipKey || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
 }
 
+/** Removes `e` from a list kept in the stable order. */
+function removeSorted(list: Entry[], e: Entry): void {
+  const at = lowerBound(list.length, (i) => compareEntries(list[i] as Entry, e) < 0);
+  // Entries never change, so binary search finds it; the scan only guards the invariant.
+  const i = list[at] === e ? at : list.indexOf(e);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** The machines of one state and profile, in the stable order. */
+interface Group {
+  readonly state: MachineState;
+  readonly profile: string;
+  readonly entries: Entry[];
+}
+
 /** Hardware facts kept parsed: the machines of a boot storm being enrolled and configured. */
 export const HARDWARE_CACHE_SIZE = 128;
 
@@ -64,8 +79,8 @@ export interface IndexWarnings {
 /**
  * The store's in-memory side: records by serial (case-insensitively for mayu's upper-case
  * directories), MAC and address; the stable order (InternalAddr numerically, then serial) kept
- * sorted by binary-search insert and remove; machine counts per state and profile; and a bounded
- * LRU cache of parsed hardware facts.
+ * sorted by binary-search insert and remove, also per state and profile pair (filtered pages and
+ * counts); and a bounded LRU cache of parsed hardware facts.
  */
 export class MachineIndex {
   private readonly entries = new Map<string, Entry>();
@@ -73,7 +88,8 @@ export class MachineIndex {
   private readonly macIndex = new Map<string, string>();
   private readonly ipIndex = new Map<string, string>();
   private readonly sorted: Entry[] = [];
-  private readonly tally = new Map<string, MachineCount>();
+  /** The machines of each state and profile pair, each list in the stable order: filters and counts. */
+  private readonly groups = new Map<string, Group>();
   /** Parsed hardware facts by the entry they belong to (a replaced entry is dropped: no stale reads). */
   private readonly hardwareCache = new Map<Entry, Readonly<Record<string, unknown>> | undefined>();
   private readonly codec = new RecordCodec();
@@ -127,7 +143,7 @@ export class MachineIndex {
       this.ipIndex.set(entry.ip, serial);
     }
     this.sorted.splice(this.lowerBound(entry), 0, entry);
-    this.count(entry, 1);
+    this.group(entry, true);
     if (opts.cached && record.Hardware !== undefined) this.remember(entry, deepFreeze(record.Hardware));
     return entry.record;
   }
@@ -140,9 +156,8 @@ export class MachineIndex {
     if (this.lowerSerial.get(serial.toLowerCase()) === serial) this.lowerSerial.delete(serial.toLowerCase());
     for (const mac of old.macs) if (this.macIndex.get(mac) === serial) this.macIndex.delete(mac);
     if (old.ip && this.ipIndex.get(old.ip) === serial) this.ipIndex.delete(old.ip);
-    const at = this.lowerBound(old);
-    this.sorted.splice(this.sorted[at] === old ? at : this.sorted.indexOf(old), 1);
-    this.count(old, -1);
+    removeSorted(this.sorted, old);
+    this.group(old, false);
     return true;
   }
 
@@ -192,11 +207,25 @@ export class MachineIndex {
       total = this.sorted.length;
       for (let i = from; i < Math.min(to, total); i++) texts.push(this.text(this.sorted[i] as Entry));
     } else {
-      // One pass over the summaries (no record is parsed); the total needs every match anyway.
-      for (const e of this.sorted) {
-        if (!matches(e, filter)) continue;
-        if (total >= from && total < to) texts.push(this.text(e));
-        total++;
+      // The matching state/profile lists, merged in the stable order as far as the page reaches:
+      // the cost is the page's offset and size, not the fleet's.
+      const lists: Entry[][] = [];
+      for (const g of this.groups.values()) {
+        if ((!filter.state || g.state === filter.state) && (!filter.profile || g.profile === filter.profile)) {
+          lists.push(g.entries);
+          total += g.entries.length;
+        }
+      }
+      const heads = lists.map(() => 0);
+      for (let i = 0; i < Math.min(to, total); i++) {
+        let best = -1;
+        for (let k = 0; k < lists.length; k++) {
+          const e = (lists[k] as Entry[])[heads[k] as number];
+          if (e && (best < 0 || compareEntries(e, (lists[best] as Entry[])[heads[best] as number] as Entry) < 0)) best = k;
+        }
+        const e = (lists[best] as Entry[])[heads[best] as number] as Entry;
+        heads[best] = (heads[best] as number) + 1;
+        if (i >= from) texts.push(this.text(e));
       }
     }
     return { total, json: `[${texts.join(',')}]` };
@@ -205,8 +234,8 @@ export class MachineIndex {
   /** Machines per state and profile, in the lifecycle's state order, then by profile. */
   counts(): MachineCount[] {
     const order = (s: MachineState): number => MACHINE_STATES.indexOf(s);
-    return [...this.tally.values()]
-      .map((c) => ({ ...c }))
+    return [...this.groups.values()]
+      .map((g) => ({ state: g.state, profile: g.profile, count: g.entries.length }))
       .sort((a, b) => order(a.state) - order(b.state) || (a.profile < b.profile ? -1 : a.profile > b.profile ? 1 : 0));
   }
 
@@ -245,14 +274,16 @@ export class MachineIndex {
     return lowerBound(this.sorted.length, (i) => compareEntries(this.sorted[i] as Entry, e) < 0);
   }
 
-  private count(e: Entry, delta: number): void {
+  private group(e: Entry, add: boolean): void {
     const key = `${e.state}\u0000${e.profile}`;
-    const c = this.tally.get(key);
-    if (c) {
-      c.count += delta;
-      if (c.count === 0) this.tally.delete(key);
-    } else if (delta > 0) {
-      this.tally.set(key, { state: e.state, profile: e.profile, count: delta });
+    const g = this.groups.get(key);
+    if (add) {
+      const list = g?.entries ?? [];
+      if (!g) this.groups.set(key, { state: e.state, profile: e.profile, entries: list });
+      list.splice(lowerBound(list.length, (i) => compareEntries(list[i] as Entry, e) < 0), 0, e);
+    } else if (g) {
+      removeSorted(g.entries, e);
+      if (g.entries.length === 0) this.groups.delete(key);
     }
   }
 }

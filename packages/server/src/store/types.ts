@@ -115,8 +115,9 @@ export interface MachineStore {
   byIp(ip: string): Readonly<MachineRecord> | undefined;
   /**
    * The machines matching `filter` from `offset`, at most `limit` of them, in the stable order
-   * (InternalAddr numerically, then serial). Costs the page, not the fleet (a state or profile
-   * filter scans in-memory summaries; no record is parsed).
+   * (InternalAddr numerically, then serial). Costs the page, not the fleet: a state or profile
+   * filter merges the in-memory lists of the matching state and profile pairs only as far as the
+   * page reaches, and the page is joined from stored texts (no record is serialised).
    */
   page(filter: MachineFilter, offset: number, limit: number): MachinePage;
   /** Machines per state and profile (only pairs with at least one machine). */
