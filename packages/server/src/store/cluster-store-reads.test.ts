@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,13 +8,30 @@ import { openClusterStore, type ClusterStore } from './cluster-store.js';
 import { editableRecord, emptyRecord, serializeRecord } from './record.js';
 import type { MachineFilter, MachineRecord } from './types.js';
 
-function open(dir: string, opts: { git?: boolean; hardwareCacheSize?: number } = {}): Promise<ClusterStore> {
-  return openClusterStore({
-    dir,
-    git: { enabled: opts.git ?? false, authorName: 'Cocoon Test', authorEmail: 'cocoon@test.invalid' },
-    indexFlushMs: 20,
-    ...(opts.hardwareCacheSize !== undefined && { hardwareCacheSize: opts.hardwareCacheSize }),
+interface StoreOptions {
+  git?: boolean;
+  hardwareCacheSize?: number;
+}
+
+/** A temporary cluster directory; every store opened on it is closed, and the directory removed, when the test ends. */
+function storeDir(t: TestContext): { dir: string; open: (opts?: StoreOptions) => Promise<ClusterStore> } {
+  const { dir, cleanup } = tempDir();
+  const opened: ClusterStore[] = [];
+  t.after(async () => {
+    for (const s of opened) await s.close();
+    cleanup();
   });
+  const open = async (opts: StoreOptions = {}): Promise<ClusterStore> => {
+    const store = await openClusterStore({
+      dir,
+      git: { enabled: opts.git ?? false, authorName: 'Cocoon Test', authorEmail: 'cocoon@test.invalid' },
+      indexFlushMs: 20,
+      ...(opts.hardwareCacheSize !== undefined && { hardwareCacheSize: opts.hardwareCacheSize }),
+    });
+    opened.push(store);
+    return store;
+  };
+  return { dir, open };
 }
 
 function machine(serial: string, ip: string, n: number, fields: Partial<MachineRecord> = {}): MachineRecord {
@@ -39,18 +56,12 @@ function pageSerials(store: ClusterStore, filter: MachineFilter, offset: number,
   return { total: p.total, serials: serialsOf(p.json) };
 }
 
-test('the parsed-record cache never serves a stale record after mutate, eviction or remove', async (t) => {
-  const { dir, cleanup } = tempDir();
-  const opened: ClusterStore[] = [];
-  t.after(async () => {
-    for (const s of opened) await s.close();
-    cleanup();
-  });
-  const store = await open(dir, { hardwareCacheSize: 2 });
-  opened.push(store);
+test('a record handed out is never stale after mutate, cache eviction or remove', async (t) => {
+  const { open } = storeDir(t);
+  const store = await open({ hardwareCacheSize: 2 });
   for (let i = 1; i <= 4; i++) await put(store, machine(`m${i}`, `10.0.2.${i}`, i));
 
-  // mutate hands out the record it stored, and the cache answers with that very object
+  // mutate hands out the record it stored, and reads answer with that very object
   const stored = await change(store, 'm1', { State: 'running' });
   assert.equal(store.get('m1'), stored);
   assert.equal(store.byMac('52:54:00:aa:00:01'), stored);
@@ -96,14 +107,8 @@ test('the parsed-record cache never serves a stale record after mutate, eviction
 });
 
 test('page(): stable order, total, offset and limit, with and without filters; counts() per state and profile', async (t) => {
-  const { dir, cleanup } = tempDir();
-  const opened: ClusterStore[] = [];
-  t.after(async () => {
-    for (const s of opened) await s.close();
-    cleanup();
-  });
-  const store = await open(dir);
-  opened.push(store);
+  const { open } = storeDir(t);
+  const store = await open();
   const spec: [string, string, MachineState, string][] = [
     ['e', '10.0.3.5', 'running', 'worker'],
     ['a', '10.0.3.20', 'installing', 'worker'],
@@ -157,21 +162,14 @@ test('page(): stable order, total, offset and limit, with and without filters; c
   // a restarted store (records read from the files) pages byte for byte the same
   const before = store.page({}, 0, 100).json;
   await store.close();
-  const reopened = await open(dir);
-  opened.push(reopened);
+  const reopened = await open();
   assert.equal(reopened.page({}, 0, 100).json, before);
   assert.deepEqual(reopened.counts(), store.counts());
 });
 
 test('an address change moves the record in the order; removal takes it out; a snapshot iteration is unaffected', async (t) => {
-  const { dir, cleanup } = tempDir();
-  const opened: ClusterStore[] = [];
-  t.after(async () => {
-    for (const s of opened) await s.close();
-    cleanup();
-  });
-  const store = await open(dir, { git: true });
-  opened.push(store);
+  const { open } = storeDir(t);
+  const store = await open({ git: true });
   for (let i = 1; i <= 5; i++) await put(store, machine(`s${i}`, `10.0.4.${i * 10}`, i));
   const order = (): string[] => serialsOf(store.page({}, 0, 100).json);
   assert.deepEqual(order(), ['s1', 's2', 's3', 's4', 's5']);
@@ -198,12 +196,7 @@ test('an address change moves the record in the order; removal takes it out; a s
 });
 
 test('records with fields this version does not know round-trip unchanged, in memory and on disk', async (t) => {
-  const { dir, cleanup } = tempDir();
-  const opened: ClusterStore[] = [];
-  t.after(async () => {
-    for (const s of opened) await s.close();
-    cleanup();
-  });
+  const { dir, open } = storeDir(t);
   const raw = {
     Serial: 'legacy1',
     ZetaField: { nested: [1, 'two', { three: null }], flag: true },
@@ -216,8 +209,7 @@ test('records with fields this version does not know round-trip unchanged, in me
   };
   mkdirSync(path.join(dir, 'legacy1'));
   writeFileSync(path.join(dir, 'legacy1', 'conf.json'), JSON.stringify(raw, null, 4));
-  const store = await open(dir, { git: true });
-  opened.push(store);
+  const store = await open({ git: true });
 
   const rec = store.get('legacy1') as Readonly<MachineRecord>;
   assert.deepEqual(rec['ZetaField'], raw.ZetaField);
@@ -239,12 +231,7 @@ test('records with fields this version does not know round-trip unchanged, in me
 });
 
 test('open reads the directory in batches: every record is indexed, an uncommitted change past the first batch is recovered', async (t) => {
-  const { dir, cleanup } = tempDir();
-  const opened: ClusterStore[] = [];
-  t.after(async () => {
-    for (const s of opened) await s.close();
-    cleanup();
-  });
+  const { dir, open } = storeDir(t);
   const n = 600; // more than two load batches
   const write = (i: number, fields: Partial<MachineRecord> = {}): void => {
     const serial = `b${String(i).padStart(4, '0')}`;
@@ -252,14 +239,12 @@ test('open reads the directory in batches: every record is indexed, an uncommitt
     writeFileSync(path.join(dir, serial, 'conf.json'), serializeRecord(machine(serial, `10.1.${i >> 8}.${i & 255}`, i & 255, fields)));
   };
   for (let i = 0; i < n; i++) write(i);
-  const first = await open(dir, { git: true });
-  opened.push(first);
+  const first = await open({ git: true });
   assert.equal(first.count(), n);
   await first.close();
 
   write(555, { State: 'running' }); // as if the process died between the write and the commit
-  const second = await open(dir, { git: true });
-  opened.push(second);
+  const second = await open({ git: true });
   assert.deepEqual(second.recovered, ['b0555']);
   assert.equal(second.count(), n);
   assert.equal(second.get('b0555')?.State, 'running');
@@ -272,21 +257,14 @@ test('open reads the directory in batches: every record is indexed, an uncommitt
 });
 
 test('hardware facts are read on demand, cached in a bounded LRU, and each record keeps its own version', async (t) => {
-  const { dir, cleanup } = tempDir();
-  const opened: ClusterStore[] = [];
-  t.after(async () => {
-    for (const s of opened) await s.close();
-    cleanup();
-  });
+  const { dir, open } = storeDir(t);
   const facts = (n: number): Record<string, unknown> => ({ nics: [{ name: 'eno1', mac: `52:54:00:aa:00:0${n}` }], memoryBytes: n * 1024 });
-  let store = await open(dir, { hardwareCacheSize: 2 });
-  opened.push(store);
+  let store = await open({ hardwareCacheSize: 2 });
   for (let i = 1; i <= 4; i++) await put(store, machine(`h${i}`, `10.0.4.${i}`, i, { Hardware: facts(i) }));
 
   // A restarted store reads the files: every fact comes back through the stored text.
   await store.close();
-  store = await open(dir, { hardwareCacheSize: 2 });
-  opened.push(store);
+  store = await open({ hardwareCacheSize: 2 });
   for (let round = 0; round < 2; round++) {
     for (let i = 1; i <= 4; i++) assert.deepEqual(store.get(`h${i}`)?.Hardware, facts(i));
   }
