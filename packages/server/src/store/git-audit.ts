@@ -618,9 +618,11 @@ export class GitAudit {
           this.objectDirs.add(dir);
         }
         if (fs.existsSync(file)) continue;
-        // Big trees are mostly random oid bytes that hardly compress: store them (level 0) and
-        // spend no CPU on it; git reads either.
-        const level = o.content.length > 64 * 1024 ? 0 : 1;
+        // Stored (level 0, still valid zlib; git reads either) unless compression saves disk: a
+        // file system keeps a loose object in whole blocks, so one under a 4 KB block takes a block
+        // either way (a record's blob, a machine's tree, a commit), and big trees are mostly random
+        // oid bytes that hardly compress. Deflating them was a tenth of a boot storm's CPU.
+        const level = o.content.length < 3500 || o.content.length > 64 * 1024 ? 0 : 1;
         const data = deflateSync(Buffer.concat([Buffer.from(`${o.type} ${o.content.length}\0`), o.content]), { level });
         const tmp = path.join(dir, `tmp_obj_${process.pid}_${(this.tmpCounter++).toString(36)}`);
         await fs.promises.writeFile(tmp, data, { mode: 0o444 });
