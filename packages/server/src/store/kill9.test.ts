@@ -50,9 +50,9 @@ async function runAndKill(script: string, dir: string, base: number, acksBeforeK
 test('kill -9 in the middle of enrollments loses no acknowledged change and leaves a clean repository', async (t) => {
   const { dir, cleanup } = tempDir();
   t.after(cleanup);
-  const script = path.join(dir, '..', `${path.basename(dir)}-child.mjs`);
+  // Inside the temporary directory (next to the cluster, not in it), so the cleanup removes it too.
+  const script = path.join(dir, 'child.mjs');
   writeFileSync(script, CHILD);
-  t.after(() => cleanup());
   const cluster = path.join(dir, 'cluster');
   const acked: string[] = [];
   acked.push(...(await runAndKill(script, cluster, 0, 30)));
