@@ -34,6 +34,8 @@ const interned = new Interner(4096);
  */
 export function leanRecord(record: Readonly<MachineRecord>, source: HardwareSource): Readonly<MachineRecord> {
   if (record.Hardware === undefined) {
+    // Spread first, then overwrite: the copy keeps the record's fast shape, which stores of new
+    // keys one by one would not.
     const copy: Record<string, unknown> = { ...record };
     for (const key of Object.keys(copy)) copy[key] = field(record, key);
     return deepFreeze(copy as MachineRecord);

@@ -53,9 +53,17 @@ function compareEntries(a: Entry, b: Entry): number {
   return a.ipKey - b.ipKey || (a.serial < b.serial ? -1 : a.serial > b.serial ? 1 : 0);
 }
 
-/** Removes `e` from a list kept in the stable order. */
+/** Where `e` is, or would go, in a list kept in the stable order. */
+function positionIn(list: Entry[], e: Entry): number {
+  return lowerBound(list.length, (i) => compareEntries(list[i] as Entry, e) < 0);
+}
+
+function insertSorted(list: Entry[], e: Entry): void {
+  list.splice(positionIn(list, e), 0, e);
+}
+
 function removeSorted(list: Entry[], e: Entry): void {
-  const at = lowerBound(list.length, (i) => compareEntries(list[i] as Entry, e) < 0);
+  const at = positionIn(list, e);
   // Entries never change, so binary search finds it; the scan only guards the invariant.
   const i = list[at] === e ? at : list.indexOf(e);
   if (i >= 0) list.splice(i, 1);
@@ -142,7 +150,7 @@ export class MachineIndex {
       if (other !== undefined && other !== serial) this.warn.sharedIp(entry.ip, [other, serial]);
       this.ipIndex.set(entry.ip, serial);
     }
-    this.sorted.splice(this.lowerBound(entry), 0, entry);
+    insertSorted(this.sorted, entry);
     this.group(entry, true);
     if (opts.cached && record.Hardware !== undefined) this.remember(entry, deepFreeze(record.Hardware));
     return entry.record;
@@ -169,9 +177,7 @@ export class MachineIndex {
   hardwareOf(entry: Entry): Readonly<Record<string, unknown>> | undefined {
     if (this.hardwareCache.has(entry)) {
       const hit = this.hardwareCache.get(entry);
-      // Most recently used goes last; the first in the map is the one to evict.
-      this.hardwareCache.delete(entry);
-      this.hardwareCache.set(entry, hit);
+      this.remember(entry, hit);
       return hit;
     }
     const full = JSON.parse(this.text(entry)) as MachineRecord;
@@ -211,7 +217,7 @@ export class MachineIndex {
       // the cost is the page's offset and size, not the fleet's.
       const lists: Entry[][] = [];
       for (const g of this.groups.values()) {
-        if ((!filter.state || g.state === filter.state) && (!filter.profile || g.profile === filter.profile)) {
+        if (matches(g, filter)) {
           lists.push(g.entries);
           total += g.entries.length;
         }
@@ -260,6 +266,7 @@ export class MachineIndex {
     return this.codec.decode(e.packed);
   }
 
+  /** Most recently used goes last; the first in the map is the one to evict. */
   private remember(entry: Entry, hardware: Readonly<Record<string, unknown>> | undefined): void {
     this.hardwareCache.delete(entry);
     this.hardwareCache.set(entry, hardware);
@@ -269,18 +276,13 @@ export class MachineIndex {
     }
   }
 
-  /** Where `e` is, or would go, in the sorted order. */
-  private lowerBound(e: Entry): number {
-    return lowerBound(this.sorted.length, (i) => compareEntries(this.sorted[i] as Entry, e) < 0);
-  }
-
   private group(e: Entry, add: boolean): void {
     const key = `${e.state}\u0000${e.profile}`;
     const g = this.groups.get(key);
     if (add) {
       const list = g?.entries ?? [];
       if (!g) this.groups.set(key, { state: e.state, profile: e.profile, entries: list });
-      list.splice(lowerBound(list.length, (i) => compareEntries(list[i] as Entry, e) < 0), 0, e);
+      insertSorted(list, e);
     } else if (g) {
       removeSorted(g.entries, e);
       if (g.entries.length === 0) this.groups.delete(key);
@@ -288,6 +290,7 @@ export class MachineIndex {
   }
 }
 
-function matches(e: Entry, filter: MachineFilter): boolean {
+/** Whether a machine (or a state/profile group) passes the filter's state and profile. */
+function matches(e: { readonly state: MachineState; readonly profile: string }, filter: MachineFilter): boolean {
   return (!filter.state || e.state === filter.state) && (!filter.profile || e.profile === filter.profile);
 }
